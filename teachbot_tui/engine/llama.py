@@ -1,0 +1,288 @@
+"""The real chat engine: a GGUF model run by llama.cpp through llama-cpp-python.
+
+* The chat template comes from the GGUF's own metadata (the same Jinja template
+  ``create_chat_completion`` would use), so the prompt is exactly what the model was trained on.
+* Prompts are tokenized once, and evaluated in slices so a cancel lands quickly even during a
+  long prompt. llama-cpp-python keeps the evaluated tokens: a new prompt that shares a prefix
+  with the previous one (the next turn of a conversation) only evaluates what is new.
+* Decoding streams text pieces through :meth:`execute`, which checks the cancel flag between
+  tokens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..gguf_info import KNOWN_ARCHITECTURES, GGUFError, read_info
+from .base import Cancel, EngineError, Message, Options, Usage
+
+PROMPT_SLICE = 128  # tokens evaluated between cancel checks
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence llama.cpp's C-level logging on fd 2 for the duration."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def gpu_offload_supported() -> bool:
+    import llama_cpp
+
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def resolve_gpu_layers(setting: str | int) -> int:
+    if str(setting) == "auto":
+        return -1 if gpu_offload_supported() else 0
+    return int(setting)
+
+
+class LlamaEngine:
+    """A loaded GGUF chat model. Construct with :meth:`load` (or directly with a path)."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        gpu_layers: str | int = "auto",
+        name: str | None = None,
+        progress: Callable[[float], None] | None = None,
+        seed: int = 0,
+    ) -> None:
+        path = Path(path).expanduser()
+        report = progress or (lambda _f: None)
+        report(0.0)
+        try:
+            info = read_info(path)
+        except GGUFError as exc:
+            raise EngineError(str(exc)) from None
+        if info.architecture not in KNOWN_ARCHITECTURES:
+            # llama.cpp may still know it; it will say so if not
+            pass
+        available = _available_memory()
+        if available is not None and info.size_bytes > available:
+            raise EngineError(
+                f"{path}: out of memory: the model needs {info.size_bytes / 2**30:.1f} GiB and "
+                f"{available / 2**30:.1f} GiB is free; close programs or pick a smaller model"
+            )
+        report(0.05)
+        import llama_cpp
+
+        n_threads = n_threads or max(1, os.cpu_count() or 1)
+        if info.context_length:
+            n_ctx = min(n_ctx, info.context_length)
+        self.path = info.path
+        self.name = name or path.stem
+        self.info = info
+        self.gpu_layers = resolve_gpu_layers(gpu_layers)
+
+        def on_progress(fraction: float, _user: Any = None) -> bool:
+            report(0.05 + 0.9 * float(fraction))
+            return True
+
+        kwargs: dict[str, Any] = dict(
+            model_path=str(info.path), n_ctx=n_ctx, n_threads=n_threads,
+            n_threads_batch=n_threads, n_gpu_layers=self.gpu_layers, seed=seed,
+            verbose=False, n_batch=512,
+        )
+        try:
+            with _quiet_stderr():
+                self.llm = llama_cpp.Llama(**kwargs)
+        except MemoryError:
+            raise EngineError(f"{path}: out of memory while loading; pick a smaller model "
+                              "or lower n_ctx") from None
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise EngineError(
+                f"{path}: llama.cpp could not load this model (architecture "
+                f"{info.architecture!r}): {str(exc).splitlines()[0] if str(exc) else 'failed'}; "
+                "update llama-cpp-python or pick a llama-family GGUF"
+            ) from None
+        self.n_ctx = int(self.llm.n_ctx())
+        self._setup_template()
+        report(1.0)
+
+    @classmethod
+    def load(cls, entry: Any, settings: Any,
+             progress: Callable[[float], None] | None = None) -> LlamaEngine:
+        """Load a registry entry (``teachbot_tui.registry.ModelEntry``) with the settings'
+        n_ctx, threads and gpu_layers."""
+        return cls(entry.path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                   gpu_layers=settings.gpu_layers, name=entry.name, progress=progress)
+
+    # -- chat template -------------------------------------------------------------------
+    def _setup_template(self) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        meta = self.llm.metadata
+        template = meta.get("tokenizer.chat_template")
+        if not template:
+            raise EngineError(f"{self.path}: the GGUF has no chat template; use a chat "
+                              "(instruct) model")
+        model = self.llm._model
+        eos_id = self.llm.token_eos()
+        bos_id = self.llm.token_bos()
+        eos = model.token_get_text(eos_id) if eos_id >= 0 else ""
+        bos = model.token_get_text(bos_id) if bos_id >= 0 else ""
+        self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
+                                              stop_token_ids=[eos_id])
+        self.eos_token = eos
+        eot = getattr(self.llm._model, "token_eot", None)
+        self._stop_ids = {eos_id}
+        if eot is not None:
+            with contextlib.suppress(Exception):
+                if eot() >= 0:
+                    self._stop_ids.add(int(eot()))
+
+    def format_prompt(self, messages: list[Message]) -> str:
+        return self._formatter(messages=messages).prompt
+
+    def tokenize_prompt(self, messages: list[Message]) -> list[int]:
+        prompt = self.format_prompt(messages)
+        # the template writes its own BOS where it wants one
+        add_bos = bool(self.llm._model.add_bos_token()) and not (
+            self.eos_token and prompt.startswith(self.llm._model.token_get_text(
+                self.llm.token_bos())))
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_prompt_tokens(self, messages: list[Message]) -> int:
+        return len(self.tokenize_prompt(messages))
+
+    # -- generation ----------------------------------------------------------------------
+    def execute(
+        self,
+        messages: list[Message],
+        options: Options | None = None,
+        cancel: Cancel | None = None,
+        usage: Usage | None = None,
+    ) -> Iterator[str]:
+        opts = options or Options()
+        usage = usage if usage is not None else Usage()
+        tokens = self.tokenize_prompt(messages)
+        return self._stream(tokens, opts, cancel, usage)
+
+    def _prefill(self, tokens: list[int], cancel: Cancel | None) -> bool:
+        """Evaluate the prompt (all but its last token) in slices; False if cancelled."""
+        llm = self.llm
+        cached = 0
+        for a, b in zip(llm._input_ids.tolist(), tokens, strict=False):
+            if a != b:
+                break
+            cached += 1
+        target = len(tokens) - 1
+        if cached >= target:
+            return True
+        if cached < llm.n_tokens:
+            llm.n_tokens = cached
+            llm._ctx.kv_cache_seq_rm(-1, cached, -1)
+        pos = cached
+        while pos < target:
+            if cancel is not None and cancel.is_set:
+                return False
+            end = min(target, pos + PROMPT_SLICE)
+            llm.eval(tokens[pos:end])
+            pos = end
+        return True
+
+    def _stream(self, tokens: list[int], opts: Options, cancel: Cancel | None,
+                usage: Usage) -> Iterator[str]:
+        llm = self.llm
+        if len(tokens) + opts.max_tokens > self.n_ctx:
+            raise EngineError(
+                f"the prompt ({len(tokens)} tokens) and answer ({opts.max_tokens}) exceed the "
+                f"context window ({self.n_ctx}); shorten the question or raise n_ctx"
+            )
+        usage.prompt_tokens = len(tokens)
+        prefix = 0
+        for a, b in zip(llm._input_ids.tolist(), tokens, strict=False):
+            if a != b:
+                break
+            prefix += 1
+        usage.cached_tokens = prefix
+        t0 = time.perf_counter()
+        if not self._prefill(tokens, cancel):
+            usage.finish_reason = "cancelled"
+            return
+        grammar = None
+        if opts.json_schema is not None:
+            from llama_cpp import LlamaGrammar
+
+            with _quiet_stderr():
+                grammar = LlamaGrammar.from_json_schema(json.dumps(opts.json_schema),
+                                                        verbose=False)
+        stream = llm.create_completion(
+            tokens, max_tokens=opts.max_tokens, temperature=opts.temperature,
+            top_p=opts.top_p, repeat_penalty=opts.repeat_penalty, stop=opts.stop or None, stream=True, grammar=grammar,
+            seed=opts.seed,
+        )
+        first: float | None = None
+        usage.finish_reason = "length"
+        try:
+            for part in stream:
+                if first is None:
+                    first = time.perf_counter()
+                    usage.prompt_eval_ms = (first - t0) * 1000
+                choice = part["choices"][0]
+                text = choice["text"]
+                usage.decode_tokens += 1
+                if text:
+                    yield text
+                if choice.get("finish_reason"):
+                    usage.finish_reason = choice["finish_reason"]
+                if cancel is not None and cancel.is_set:
+                    usage.finish_reason = "cancelled"
+                    break
+        finally:
+            stream.close()
+            if first is not None:
+                usage.decode_ms = (time.perf_counter() - first) * 1000
+
+    def generate_json(self, messages: list[Message], schema: dict[str, Any],
+                      options: Options | None = None, cancel: Cancel | None = None) -> Any:
+        """Decode under the JSON schema's grammar and parse the result."""
+        opts = options or Options(temperature=0.0)
+        opts.json_schema = schema
+        text = "".join(self.execute(messages, opts, cancel))
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise EngineError(f"the model's JSON was cut short ({exc.msg}); raise max_tokens")\
+                from None
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            with contextlib.suppress(Exception):
+                llm.close()

@@ -1,0 +1,338 @@
+"""Cut a parsed document into embedding-sized chunks that follow its structure.
+
+Whole blocks are packed in reading order while they fit the token budget; a heading starts a new
+chunk once the current one has some substance; a block too long for one chunk is split by
+sentences, a sentence too long by words (and a "word" too long by characters). A chunk that
+continues the previous one's section starts with the last sentence or two of it (the overlap),
+so every chunk's text is still one exact slice ``doc.text[start:end]``: a citation can highlight
+it in the original.
+
+Token counts come from the caller (the embedder's tokenizer, without special tokens). Each block
+and sentence is counted once; each finished chunk is counted once more to check the budget holds
+even for tokenizers whose counts do not simply add up.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from teachbot_tui.library.parsers import Block, ParsedDocument
+
+# Room left for the [CLS]/[SEP]-style special tokens the embedder adds around a chunk.
+HEADROOM_TOKENS = 8
+# A heading starts a new chunk only once the current chunk holds this share of the budget.
+SECTION_MIN_SHARE = 6
+
+CountTokens = Callable[[str], int]
+CountTokensBatch = Callable[[Sequence[str]], Sequence[int]]
+
+
+@dataclass
+class Chunk:
+    text: str  # == doc.text[start:end]
+    start: int
+    end: int
+    page: int | None  # page (or slide) of the block the chunk starts in
+    heading: str  # heading path of that block
+
+
+# A sentence ends at . ! ? or an ellipsis (plus closing quotes/brackets) before whitespace, or
+# at a line break (in preformatted blocks).
+_SENTENCE_END = re.compile(r"[.!?\u2026\u3002]+[\"'\u201d\u2019)\]]*\s+|\n+")
+_WORD = re.compile(r"\S+")
+
+
+class _Counter:
+    """count_tokens with a cache, and batching where the caller offers it."""
+
+    def __init__(self, count: CountTokens, batch: CountTokensBatch | None) -> None:
+        self._count = count
+        self._batch = batch
+        self._cache: dict[str, int] = {}
+
+    def __call__(self, text: str) -> int:
+        n = self._cache.get(text)
+        if n is None:
+            n = self._cache[text] = int(self._count(text))
+        return n
+
+    def many(self, texts: Sequence[str]) -> list[int]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if missing and self._batch is not None:
+            self._cache.update(zip(missing, (int(n) for n in self._batch(missing)), strict=True))
+        return [self(t) for t in texts]
+
+
+@dataclass
+class _Unit:
+    """A span of doc.text that is never split further: a block, a sentence or a piece of one."""
+
+    start: int
+    end: int
+    tokens: int
+    block: int  # index into the chunker's blocks
+    opens_block: bool  # the first unit of its block
+
+
+@dataclass
+class _Group:
+    units: list[_Unit] = field(default_factory=list)
+    overlap_start: int | None = None
+    overlap_tokens: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.overlap_tokens + sum(u.tokens for u in self.units)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentences of text[start:end] as trimmed (start, end) spans.
+
+    A full stop followed by a lower-case word ("e.g. the") does not end a sentence.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = start
+    for match in _SENTENCE_END.finditer(text, start, end):
+        after = match.end()
+        if after < end and text[after].islower() and "\n" not in match.group():
+            continue
+        span = _trim(text, pos, after)
+        if span[0] < span[1]:
+            spans.append(span)
+        pos = after
+    span = _trim(text, pos, end)
+    if span[0] < span[1]:
+        spans.append(span)
+    return spans
+
+
+class _Chunker:
+    def __init__(self, doc: ParsedDocument, counter: _Counter, budget: int, overlap: int) -> None:
+        self.text = doc.text
+        self.count = counter
+        self.budget = budget
+        self.overlap = overlap
+        self.blocks: list[Block] = []
+        self.spans: list[tuple[int, int]] = []
+        for block in doc.blocks:
+            span = _trim(doc.text, max(block.start, 0), min(block.end, len(doc.text)))
+            if span[0] < span[1]:
+                self.blocks.append(block)
+                self.spans.append(span)
+        self.starts = [s for s, _ in self.spans]
+        self._sentences: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+
+    # -- units ---------------------------------------------------------------------------------
+
+    def units(self) -> list[_Unit]:
+        counts = self.count.many([self.text[s:e] for s, e in self.spans])
+        units: list[_Unit] = []
+        for index, ((start, end), tokens) in enumerate(zip(self.spans, counts, strict=True)):
+            if tokens <= self.budget:
+                units.append(_Unit(start, end, tokens, index, True))
+                continue
+            pieces = [
+                piece
+                for s, e, n in self.sentences(start, end)
+                for piece in ([(s, e, n)] if n <= self.budget else self.pieces(s, e, n))
+            ]
+            units.extend(_Unit(s, e, n, index, i == 0) for i, (s, e, n) in enumerate(pieces))
+        return units
+
+    def sentences(self, start: int, end: int) -> list[tuple[int, int, int]]:
+        """(start, end, tokens) of each sentence in a span, counted once."""
+        key = (start, end)
+        cached = self._sentences.get(key)
+        if cached is None:
+            spans = sentence_spans(self.text, start, end)
+            counts = self.count.many([self.text[s:e] for s, e in spans])
+            cached = self._sentences[key] = [
+                (s, e, n) for (s, e), n in zip(spans, counts, strict=True)
+            ]
+        return cached
+
+    def pieces(self, start: int, end: int, tokens: int) -> list[tuple[int, int, int]]:
+        """Cut a span that is over budget into pieces that fit, at spaces where there are any.
+
+        The cut point is estimated from the tokens-per-character rate and checked with one
+        count; a piece that comes out too long is cut shorter and counted again.
+        """
+        text = self.text
+        rate = max(tokens / max(end - start, 1), 1e-6)
+        out: list[tuple[int, int, int]] = []
+        pos = start
+        while pos < end:
+            pos, _ = _trim(text, pos, end)
+            if pos >= end:
+                break
+            length = max(1, int(self.budget / rate * 0.95))
+            while True:
+                cut = min(end, pos + length)
+                if cut < end:
+                    space = text.rfind(" ", pos + 1, cut + 1)
+                    if space > pos:
+                        cut = space
+                piece_end = _trim(text, pos, cut)[1]
+                n = self.count(text[pos:piece_end])
+                if n <= self.budget or length == 1:
+                    break
+                length = max(1, min(length - 1, int(length * 0.9 * self.budget / n)))
+            out.append((pos, piece_end, n))
+            rate = max(n / max(piece_end - pos, 1), 1e-6)
+            pos = cut
+        return out
+
+    # -- packing -------------------------------------------------------------------------------
+
+    def opens_section(self, unit: _Unit) -> bool:
+        if not unit.opens_block:
+            return False
+        block = self.blocks[unit.block]
+        if block.is_heading:
+            return True
+        return unit.block > 0 and self.blocks[unit.block - 1].heading != block.heading
+
+    def pack(self, units: list[_Unit]) -> list[_Group]:
+        groups: list[_Group] = []
+        current = _Group()
+        min_tokens = self.budget // SECTION_MIN_SHARE
+        for unit in units:
+            new_section = self.opens_section(unit)
+            while current.units:
+                over = current.tokens + unit.tokens > self.budget
+                content = sum(
+                    u.tokens for u in current.units if not self.blocks[u.block].is_heading
+                )
+                section_break = new_section and content >= min_tokens
+                if not (over or section_break):
+                    break
+                carry: list[_Unit] = []
+                if not section_break:
+                    # a heading belongs with what follows it, not at the end of a chunk
+                    keep = len(current.units)
+                    while keep > 0 and self.blocks[current.units[keep - 1].block].is_heading:
+                        keep -= 1
+                    if keep > 0:
+                        carry = current.units[keep:]
+                        del current.units[keep:]
+                groups.append(current)
+                following = _Group(units=carry)
+                last = current.units[-1]
+                same_section = self.blocks[last.block].heading == self.blocks[unit.block].heading
+                if not (section_break or carry or new_section) and same_section:
+                    allowance = min(self.overlap, self.budget - unit.tokens)
+                    if allowance > 0:
+                        following.overlap_start, following.overlap_tokens = self.tail(
+                            current, allowance
+                        )
+                current = following
+            current.units.append(unit)
+        if current.units:
+            groups.append(current)
+        return groups
+
+    def tail(self, group: _Group, allowance: int) -> tuple[int | None, int]:
+        """Where an overlap of at most ``allowance`` tokens from the end of ``group`` starts.
+
+        Whole sentences where possible, else the last words of the last sentence.
+        """
+        floor = group.units[0].start  # the overlap never swallows the whole previous chunk
+        start: int | None = None
+        taken = 0
+        last_sentence: tuple[int, int] | None = None
+        for unit in reversed(group.units):
+            for s, e, n in reversed(self.sentences(unit.start, unit.end)):
+                last_sentence = last_sentence or (s, e)
+                if taken + n > allowance or s <= floor:
+                    break
+                start, taken = s, taken + n
+            else:
+                continue
+            break
+        if start is not None or last_sentence is None:
+            return start, taken
+        s, e = last_sentence
+        words = [m.start() + s for m in _WORD.finditer(self.text, s, e)][-(allowance + 1) :]
+        best: tuple[int | None, int] = (None, 0)
+        low, high = 1, len(words) - 1  # never the whole sentence: it is over the allowance
+        while low <= high:
+            mid = (low + high) // 2
+            if words[mid] <= floor:
+                low = mid + 1
+                continue
+            n = self.count(self.text[words[mid] : e])
+            if n <= allowance:
+                best, high = (words[mid], n), mid - 1
+            else:
+                low = mid + 1
+        return best
+
+    # -- chunks --------------------------------------------------------------------------------
+
+    def chunks(self) -> list[Chunk]:
+        pending = self.pack(self.units())
+        pending.reverse()
+        chunks: list[Chunk] = []
+        seen: set[str] = set()
+        while pending:
+            group = pending.pop()
+            start = group.units[0].start if group.overlap_start is None else group.overlap_start
+            end = group.units[-1].end
+            text = self.text[start:end]
+            if self.count(text) > self.budget:
+                # the tokenizer's counts did not add up: drop the overlap, then halve
+                if group.overlap_start is not None:
+                    pending.append(_Group(group.units))
+                elif len(group.units) > 1:
+                    half = len(group.units) // 2
+                    pending.append(_Group(group.units[half:]))
+                    pending.append(_Group(group.units[:half]))
+                else:  # a single unit is always counted exactly; this is a tokenizer quirk
+                    unit = group.units[0]
+                    pending.extend(
+                        _Group([_Unit(s, e, n, unit.block, False)])
+                        for s, e, n in reversed(self.pieces(unit.start, unit.end, unit.tokens))
+                        if (s, e) != (unit.start, unit.end)
+                    )
+                continue
+            if text in seen:
+                continue
+            seen.add(text)
+            block = self.blocks[max(bisect.bisect_right(self.starts, start) - 1, 0)]
+            chunks.append(Chunk(text, start, end, block.page, block.heading))
+        return chunks
+
+
+def chunk_document(
+    doc: ParsedDocument,
+    count_tokens: CountTokens,
+    max_tokens: int = 256,
+    overlap_tokens: int = 40,
+    *,
+    count_tokens_batch: CountTokensBatch | None = None,
+    headroom_tokens: int = HEADROOM_TOKENS,
+) -> list[Chunk]:
+    """Split ``doc`` into chunks of at most ``max_tokens - headroom_tokens`` tokens.
+
+    ``count_tokens`` counts a string's tokens without special tokens; ``count_tokens_batch``,
+    if given, counts many at once (faster with a Hugging Face tokenizer). Chunks are exact
+    slices of ``doc.text``, never blank, never repeated; one that continues the previous
+    chunk's section begins with about ``overlap_tokens`` of its end.
+    """
+    if max_tokens < 1:
+        raise ValueError("max_tokens must be at least 1")
+    budget = max_tokens - headroom_tokens if max_tokens > 2 * headroom_tokens else max_tokens
+    overlap = max(0, min(overlap_tokens, budget // 2))
+    chunker = _Chunker(doc, _Counter(count_tokens, count_tokens_batch), budget, overlap)
+    return chunker.chunks()

@@ -1,0 +1,28 @@
+"""Keep Hugging Face libraries offline.
+
+Call :func:`enforce` before anything imports ``transformers``, ``huggingface_hub`` or
+``sentence_transformers``. Every entry point (``teachbot``, ``teachbot-train``, the scripts)
+does so first.
+"""
+
+from __future__ import annotations
+
+import os
+
+OFFLINE_FLAGS = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def enforce() -> None:
+    """Set the offline flags in this process's environment (idempotent)."""
+    for key, value in OFFLINE_FLAGS.items():
+        os.environ[key] = value
+
+
+def status() -> dict[str, str | None]:
+    return {key: os.environ.get(key) for key in OFFLINE_FLAGS}

@@ -1,0 +1,138 @@
+"""The model registry: named GGUF chat models that ``teachbot`` can load.
+
+The bundled SmolLM2 is always listed as ``default``. ``teachbot models add`` and
+``teachbot-train install`` both go through :meth:`ModelRegistry.add`, which validates the
+file's GGUF header first, so a bad file never enters the registry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import db, defaults
+from .gguf_info import GGUFError, read_info
+from .paths import Paths
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class RegistryError(Exception):
+    """A registry operation cannot be done; the message is one line saying what to do."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    path: Path
+    architecture: str
+    context_length: int
+    has_chat_template: bool
+    size_bytes: int
+    builtin: bool = False
+
+    @property
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "architecture": self.architecture,
+            "context_length": self.context_length,
+            "has_chat_template": self.has_chat_template,
+            "size_bytes": self.size_bytes,
+            "builtin": self.builtin,
+            "exists": self.exists,
+        }
+
+
+class ModelRegistry:
+    def __init__(self, paths: Paths | None = None) -> None:
+        self.paths = paths or Paths.from_env()
+
+    def _con(self):  # type: ignore[no-untyped-def]
+        return db.connect(self.paths.app_db)
+
+    def default_entry(self) -> ModelEntry:
+        located = defaults.chat_model()
+        path = located.path or Path(defaults.CHAT_FILE)
+        return ModelEntry(
+            name=defaults.CHAT_NAME,
+            path=path,
+            architecture="llama",
+            context_length=8192,
+            has_chat_template=True,
+            size_bytes=path.stat().st_size if located.exists else 0,
+            builtin=True,
+        )
+
+    def list(self) -> list[ModelEntry]:
+        con = self._con()
+        try:
+            rows = con.execute("SELECT * FROM models ORDER BY name").fetchall()
+        finally:
+            con.close()
+        return [self.default_entry()] + [
+            ModelEntry(
+                name=r["name"],
+                path=Path(r["path"]),
+                architecture=r["architecture"],
+                context_length=r["context_length"],
+                has_chat_template=bool(r["has_chat_template"]),
+                size_bytes=r["size_bytes"],
+            )
+            for r in rows
+        ]
+
+    def get(self, name: str) -> ModelEntry:
+        for entry in self.list():
+            if entry.name == name:
+                return entry
+        known = ", ".join(e.name for e in self.list())
+        raise RegistryError(f"no model named {name!r}; known models: {known}")
+
+    def add(self, path: str | Path, name: str | None = None, replace: bool = False) -> ModelEntry:
+        try:
+            info = read_info(path)
+        except GGUFError as exc:
+            raise RegistryError(str(exc)) from None
+        name = name or re.sub(r"[^A-Za-z0-9._-]+", "-", info.path.stem).strip("-.")[:64]
+        if not NAME_RE.match(name):
+            raise RegistryError(
+                f"invalid model name {name!r}: use letters, digits, '.', '_' or '-'"
+            )
+        if name == defaults.CHAT_NAME:
+            raise RegistryError("the name 'default' is reserved for the bundled model")
+        con = self._con()
+        try:
+            with con:
+                exists = con.execute("SELECT 1 FROM models WHERE name=?", (name,)).fetchone()
+                if exists and not replace:
+                    raise RegistryError(
+                        f"a model named {name!r} is already registered; pick another --name "
+                        f"or remove it first"
+                    )
+                con.execute(
+                    "INSERT OR REPLACE INTO models(name, path, architecture, context_length,"
+                    " has_chat_template, size_bytes) VALUES (?,?,?,?,?,?)",
+                    (name, str(info.path), info.architecture, info.context_length,
+                     int(info.chat_template is not None), info.size_bytes),
+                )
+        finally:
+            con.close()
+        return self.get(name)
+
+    def remove(self, name: str) -> None:
+        if name == defaults.CHAT_NAME:
+            raise RegistryError("the bundled default model cannot be removed")
+        con = self._con()
+        try:
+            with con:
+                cur = con.execute("DELETE FROM models WHERE name=?", (name,))
+        finally:
+            con.close()
+        if cur.rowcount == 0:
+            raise RegistryError(f"no model named {name!r}; see `teachbot models list`")

@@ -1,0 +1,265 @@
+"""What the app talks to: the chat model, the library, the assistant and the stores.
+
+Everything here is plain, blocking Python, called from thread workers (toolong's shape).
+Nothing heavy is imported at module import: the engine (llama.cpp), the library (numpy,
+hnswlib) and the embedder (sentence-transformers, torch) are imported by the loaders, which
+the app runs after its first paint.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..config import Settings
+from ..engine.base import Cancel, ChatModel, EngineError, Message, Options, Usage
+from ..paths import Paths
+
+if TYPE_CHECKING:
+    from ..conversations import ConversationStore
+
+Progress = Callable[[float], None]
+EngineFactory = Callable[[Settings, Progress], ChatModel]
+"""``(settings, progress) -> ChatModel``; blocking; raises EngineError with one line."""
+LibraryFactory = Callable[[Paths, Settings], Any]
+"""``(paths, settings) -> Library`` (or an object with the same methods)."""
+AssistantFactory = Callable[[ChatModel, Any, Settings], Any]
+"""``(engine, library or None, settings) -> Assistant``."""
+
+
+def default_engine_factory(paths: Paths) -> EngineFactory:
+    def load(settings: Settings, progress: Progress) -> ChatModel:
+        from ..registry import ModelRegistry, RegistryError
+
+        try:
+            entry = ModelRegistry(paths).get(settings.chat_model)
+        except RegistryError as exc:
+            raise EngineError(str(exc)) from None
+        if not entry.exists:
+            if entry.builtin:
+                from .. import defaults
+
+                raise EngineError(
+                    f"the default chat model is not installed: run `{defaults.CHAT_INSTALL}`"
+                )
+            raise EngineError(
+                f"{entry.path}: model file not found; pick another model in Models (F4)"
+            )
+        from ..engine.llama import LlamaEngine
+
+        return LlamaEngine.load(entry, settings, progress=progress)
+
+    return load
+
+
+def default_library_factory(paths: Paths, settings: Settings) -> Any:
+    from ..library import Library
+
+    return Library(paths, settings)
+
+
+def default_assistant_factory(engine: ChatModel, library: Any, settings: Settings) -> Any:
+    try:
+        from ..answers import Assistant
+    except ImportError:  # the grounded-answer pipeline is not installed: answer plainly
+        return PlainAssistant(engine, settings)
+    return Assistant(engine, library, settings)
+
+
+class AnswerLike(Protocol):
+    sources: list[Any]
+    no_context: bool
+
+    def __iter__(self) -> Iterator[str]: ...
+
+
+@dataclass
+class PlainAnswer:
+    """An answer without retrieval: used when no library or no Assistant is available."""
+
+    _pieces: Iterator[str]
+    sources: list[Any] = field(default_factory=list)
+    no_context: bool = True
+    text: str = ""
+    usage: Usage = field(default_factory=Usage)
+    retrieval_ms: float = 0.0
+
+    def __iter__(self) -> Iterator[str]:
+        for piece in self._pieces:
+            self.text += piece
+            yield piece
+
+
+class PlainAssistant:
+    """The model alone: system prompt, history, question."""
+
+    def __init__(self, engine: ChatModel, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+
+    def answer(self, question: str, history: list[Message], cancel: Cancel | None = None,
+               collection: str | None = None, retrieval: bool = True) -> PlainAnswer:
+        messages: list[Message] = [{"role": "system", "content": self.settings.system_prompt}]
+        messages += history
+        messages.append({"role": "user", "content": question})
+        usage = Usage()
+        opts = Options(max_tokens=self.settings.max_tokens, temperature=self.settings.temperature)
+        return PlainAnswer(self.engine.execute(messages, opts, cancel, usage), usage=usage)
+
+
+class Loadable:
+    """A slow thing loaded once in a thread; others wait on it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.value: Any = None
+        self.error: str | None = None
+        self.progress: float = 0.0
+        self.started = False
+        self._done = threading.Event()
+
+    @property
+    def ready(self) -> bool:
+        return self._done.is_set() and self.error is None
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def reset(self) -> None:
+        self.value, self.error, self.progress, self.started = None, None, 0.0, False
+        self._done.clear()
+
+    def finish(self, value: Any = None, error: str | None = None) -> None:
+        self.value, self.error = value, error
+        self.progress = 1.0 if error is None else self.progress
+        self._done.set()
+
+    def wait(self, cancel: Cancel | None = None, timeout: float | None = None) -> bool:
+        """Block until loaded or failed; False if cancelled or timed out first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._done.wait(0.05):
+            if cancel is not None and cancel.is_set:
+                return False
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+        return True
+
+
+class Backend:
+    """The app's services. Loading happens in :meth:`load_engine` / :meth:`load_library`."""
+
+    def __init__(
+        self,
+        paths: Paths,
+        settings: Settings,
+        engine_factory: EngineFactory | None = None,
+        library_factory: LibraryFactory | None = None,
+        assistant_factory: AssistantFactory | None = None,
+    ) -> None:
+        self.paths = paths
+        self.settings = settings
+        self.engine_factory = engine_factory or default_engine_factory(paths)
+        self.library_factory = library_factory or default_library_factory
+        self.assistant_factory = assistant_factory or default_assistant_factory
+        self.engine = Loadable("model")
+        self.library = Loadable("library")
+        self.embedder = Loadable("embedder")
+        self._store: ConversationStore | None = None
+        self._engine_lock = threading.Lock()
+
+    # -- conversations (main thread) -------------------------------------------------------
+    @property
+    def store(self) -> ConversationStore:
+        if self._store is None:
+            from ..conversations import ConversationStore
+
+            self._store = ConversationStore(self.paths)
+        return self._store
+
+    # -- loaders (thread workers) ----------------------------------------------------------
+    def load_engine(self, progress: Progress) -> None:
+        """Load the chat model named in the settings (blocking)."""
+        with self._engine_lock:
+            self.engine.started = True
+            old = self.engine.value
+            try:
+                engine = self.engine_factory(self.settings, progress)
+            except EngineError as exc:
+                self.engine.finish(error=_one_line(exc))
+                return
+            except Exception as exc:  # noqa: BLE001 - shown as one line, never a traceback
+                self.engine.finish(error=f"the model could not be loaded: {_one_line(exc)}")
+                return
+            if old is not None and old is not engine and hasattr(old, "close"):
+                try:
+                    old.close()
+                except Exception:  # noqa: BLE001
+                    pass
+            self.engine.finish(engine)
+
+    def reload_engine(self, progress: Progress) -> None:
+        self.engine.reset()
+        self.load_engine(progress)
+
+    def load_library(self) -> None:
+        """Open the library (cheap) and note any error as one line."""
+        self.library.started = True
+        try:
+            lib = self.library_factory(self.paths, self.settings)
+        except Exception as exc:  # noqa: BLE001
+            self.library.finish(error=f"the library could not be opened: {_one_line(exc)}")
+            return
+        self.library.finish(lib)
+
+    def warm_embedder(self) -> None:
+        """Load the embedder (sentence-transformers + torch, seconds) so the first question
+        does not pay for it."""
+        self.embedder.started = True
+        lib = self.library.value
+        if lib is None:
+            self.embedder.finish(error=self.library.error or "no library")
+            return
+        try:
+            emb = getattr(lib, "embedder", None)
+            if emb is not None and hasattr(emb, "model"):
+                _ = emb.model
+        except Exception as exc:  # noqa: BLE001
+            self.embedder.finish(error=_one_line(exc))
+            return
+        self.embedder.finish(True)
+
+    def reopen_library(self) -> None:
+        old = self.library.value
+        self.library.reset()
+        self.embedder.reset()
+        if old is not None and hasattr(old, "close"):
+            try:
+                old.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self.load_library()
+
+    def assistant(self) -> Any:
+        return self.assistant_factory(self.engine.value, self.library.value, self.settings)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        lib = self.library.value
+        if lib is not None and hasattr(lib, "close"):
+            try:
+                lib.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:300]
+
+
+one_line = _one_line

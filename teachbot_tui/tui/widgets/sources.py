@@ -1,0 +1,102 @@
+"""The numbered sources of an answer: file, page, heading, snippet; Enter opens the passage."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.binding import BindingType
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from ..keys import bindings
+from ..text import safe_line
+
+
+def source_dict(source: Any) -> dict[str, Any]:
+    """A source (the Assistant's ``Source`` or a stored dict) as a plain dict."""
+    if isinstance(source, dict):
+        return dict(source)
+    if dataclasses.is_dataclass(source) and not isinstance(source, type):
+        return dataclasses.asdict(source)
+    keys = ("n", "path", "page", "heading", "snippet", "score", "chunk_id", "cited")
+    return {k: getattr(source, k, None) for k in keys}
+
+
+def short_path(path: str) -> str:
+    try:
+        p = Path(path)
+        home = Path.home()
+        if p.is_absolute() and p.is_relative_to(home):
+            return "~/" + str(p.relative_to(home))
+    except (ValueError, OSError, RuntimeError):
+        pass
+    return path
+
+
+def where(source: dict[str, Any]) -> str:
+    """``file.pdf · p. 3 · Heading`` for one source."""
+    parts = [safe_line(short_path(str(source.get("path") or "?")))]
+    page = source.get("page")
+    if page not in (None, "", 0):
+        parts.append(f"p. {page}")
+    heading = safe_line(source.get("heading") or "", limit=80)
+    if heading:
+        parts.append(heading)
+    return " · ".join(parts)
+
+
+def source_content(source: dict[str, Any], snippet_width: int = 160) -> Content:
+    n = source.get("n", "?")
+    cited = source.get("cited")
+    parts: list[str | tuple[str, str]] = [(f"[{n}] ", "bold $accent"), (where(source), "bold")]
+    score = source.get("score")
+    if isinstance(score, (int, float)):
+        parts.append((f"  {score:.2f}", "$text-muted"))
+    if cited:
+        parts.append(("  cited", "$success"))
+    snippet = safe_line(source.get("snippet") or "", limit=snippet_width)
+    if snippet:
+        parts.append(("\n    " + snippet, "$text-muted"))
+    return Content.assemble(*parts)
+
+
+class SourcesList(OptionList):
+    """One answer's sources. Enter (or a click) asks to open the passage."""
+
+    BINDINGS: ClassVar[list[BindingType]] = bindings("sources")
+
+    DEFAULT_CSS = """
+    SourcesList { height: auto; max-height: 16; border: none; padding: 0 1; margin: 0 0 0 2;
+                  background: $surface; }
+    SourcesList:focus { border: none; background-tint: $foreground 4%; }
+    """
+
+    class OpenPassage(Message):
+        def __init__(self, source: dict[str, Any]) -> None:
+            super().__init__()
+            self.source = source
+
+    def __init__(self, sources: list[dict[str, Any]] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sources: list[dict[str, Any]] = []
+        if sources:
+            self.set_sources(sources)
+
+    def set_sources(self, sources: list[dict[str, Any]]) -> None:
+        self.sources = [source_dict(s) for s in sources]
+        self.set_options(Option(source_content(s), id=f"s{i}")
+                         for i, s in enumerate(self.sources))
+
+    def action_open(self) -> None:
+        index = self.highlighted
+        if index is not None and 0 <= index < len(self.sources):
+            self.post_message(self.OpenPassage(self.sources[index]))
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if 0 <= event.option_index < len(self.sources):
+            self.post_message(self.OpenPassage(self.sources[event.option_index]))

@@ -1,0 +1,62 @@
+"""The line above the Footer: model and library state, with the model's load progress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.content import Content
+from textual.widgets import ProgressBar, Static
+
+from ..text import safe_line
+
+
+@dataclass
+class StatusState:
+    model_text: str = "Model: starting…"
+    model_state: str = "loading"  # loading | ready | error
+    progress: float | None = None  # 0..1, None for indeterminate
+    library_text: str = ""
+
+
+class StatusBar(Horizontal):
+    """Shows what the app is doing in the background (one per screen, fed by the app)."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; dock: bottom; background: $panel; padding: 0 1; }
+    StatusBar > #status-model { width: auto; }
+    StatusBar > ProgressBar { width: 26; margin: 0 1; }
+    StatusBar > #status-library { width: 1fr; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-model")
+        yield ProgressBar(total=100, show_eta=False, show_percentage=True)
+        yield Static(id="status-library")
+
+    def on_mount(self) -> None:
+        state = getattr(self.app, "status", None)
+        if isinstance(state, StatusState):
+            self.show(state)
+
+    @property
+    def text(self) -> str:
+        """The plain text shown (for tests)."""
+        model = self.query_one("#status-model", Static).visual
+        library = self.query_one("#status-library", Static).visual
+        return f"{getattr(model, 'plain', model)} {getattr(library, 'plain', library)}"
+
+    def show(self, state: StatusState) -> None:
+        style = {"ready": "$success", "error": "$error"}.get(state.model_state, "$warning")
+        self.query_one("#status-model", Static).update(
+            Content.styled(safe_line(state.model_text, limit=160), style))
+        bar = self.query_one(ProgressBar)
+        bar.display = state.model_state == "loading"
+        if state.progress is None:
+            bar.update(total=None)
+        else:
+            bar.update(total=100, progress=round(state.progress * 100))
+        lib = safe_line(state.library_text, limit=120)
+        self.query_one("#status-library", Static).update(
+            Content.styled("  " + lib, "$text-muted") if lib else Content(""))

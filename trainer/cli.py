@@ -1,0 +1,339 @@
+"""``teachbot-train``: fine-tune a chat model for teachbot, export it as GGUF, install it.
+
+    teachbot-train prepare data/ --out prepared/
+    teachbot-train train --data prepared/ --base default --out runs/coach
+    teachbot-train export runs/coach --out coach.gguf
+    teachbot-train eval --model default --model coach.gguf --data prepared/val.jsonl
+    teachbot-train install coach.gguf --name coach
+
+Importing this module is cheap (no torch, no transformers): each command imports what it needs.
+Every error a user can cause is printed as one line, with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from teachbot_tui import offline
+from teachbot_tui.training_format import RecordError
+
+app = typer.Typer(
+    name="teachbot-train",
+    help="Fine-tune a chat model with LoRA on scenarios and practice exports, export it as "
+    "GGUF, and install it for teachbot.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Exceptions that mean "the user can fix this": printed as one line, exit 1.
+USER_ERRORS = [
+    ("trainer.gguf_io", "TrainerError"),
+    ("teachbot_tui.registry", "RegistryError"),
+    ("teachbot_tui.defaults", "MissingModelError"),
+    ("teachbot_tui.gguf_info", "GGUFError"),
+    ("teachbot_tui.config", "ConfigError"),
+    ("teachbot_tui.engine.base", "EngineError"),
+    ("teachbot_tui.practice.scenarios", "ScenarioError"),
+]
+
+
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    types: list[type[BaseException]] = [RecordError, OSError]
+    for module, name in USER_ERRORS:
+        try:
+            types.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(types)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _rank0() -> bool:
+    return os.environ.get("RANK", "0") == "0"
+
+
+def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user errors into ``error: ...`` on stderr and exit 1; Ctrl-C into exit 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if not isinstance(exc, _user_error_types()):
+                raise
+            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+# --- prepare -----------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def prepare(
+    inputs: Annotated[list[Path], typer.Argument(
+        help="Files or folders: scenario JSON/YAML, chat or instruction JSONL, CSV, practice exports.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for train.jsonl, val.jsonl, pairs.jsonl, stats.json.")],
+    val_fraction: Annotated[float, typer.Option(help="Share of records held out for validation (0 for none).")] = 0.1,
+    seed: Annotated[int, typer.Option(help="Seed of the train/validation split.")] = 0,
+    max_tokens: Annotated[int | None, typer.Option(
+        help="Longest record allowed, in tokens (default 2048, or less when the base's context is shorter).")] = None,
+    base: Annotated[str | None, typer.Option(
+        help="Count tokens with this base's tokenizer and chat template (a folder, .gguf or 'default'); "
+        "without it, length is estimated from characters.")] = None,
+    skip_invalid: Annotated[bool, typer.Option(
+        "--skip-invalid", help="Drop invalid records (and report them) instead of failing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Validate and split training data.
+
+    Every problem is reported as FILE:LINE: MESSAGE. With problems, nothing is written and the
+    exit status is 1, unless --skip-invalid. The split is deterministic for a given --seed.
+    """
+    from trainer.data import prepare as run_prepare
+
+    if base is not None:
+        offline.enforce()
+    report = run_prepare(inputs, out, val_fraction=val_fraction, seed=seed, max_tokens=max_tokens,
+                         base=base, skip_invalid=skip_invalid)
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+    else:
+        for line in report.errors:
+            print(line, file=sys.stderr)
+        _print_prepare(report)
+    if report.errors and not skip_invalid:
+        print(f"error: {len(report.errors)} problem(s) in the data; fix them, or pass "
+              "--skip-invalid to drop those records", file=sys.stderr)
+        raise typer.Exit(1)
+    if not report.written:
+        print("error: no usable training records", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+def _print_prepare(report: Any) -> None:
+    from rich.table import Table
+
+    stats, console = report.stats, _console()
+    tokens = stats["tokens"]
+    console.print(
+        f"[bold]{stats['records']}[/] records: {report.train} train, {report.val} validation, "
+        f"{report.pairs} preference pairs" + (f"; {report.skipped} skipped" if report.skipped else "")
+    )
+    console.print(f"tokens per record ({stats['token_count']}): min {tokens['min']}, "
+                  f"mean {tokens['mean']}, median {tokens['median']}, p95 {tokens['p95']}, "
+                  f"max {tokens['max']} (limit {stats['max_tokens']})", markup=False)
+    if not stats["records"]:
+        return
+    for title, counts in (("source", stats["by_source"]), ("category", stats["by_category"])):
+        table = Table(title=f"records by {title}", title_justify="left")
+        table.add_column(title)
+        table.add_column("records", justify="right")
+        for key, n in counts.items():
+            table.add_row(key, str(n))
+        console.print(table)
+    if report.written:
+        console.print(f"wrote {report.out}/train.jsonl, val.jsonl"
+                      + (", pairs.jsonl" if report.pairs else "") + ", stats.json", markup=False)
+
+
+# --- train -------------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def train(
+    data: Annotated[Path, typer.Option(help="Folder written by `prepare` (train.jsonl, val.jsonl).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: adapter/, checkpoints/, run.json.")],
+    base: Annotated[str, typer.Option(
+        help="Base model: a Hugging Face folder, a llama-family .gguf, or 'default' (the bundled SmolLM2).")] = "default",
+    epochs: Annotated[float, typer.Option(help="Passes over the training data (ignored with --max-steps).")] = 3.0,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
+    lr: Annotated[float, typer.Option(help="Peak learning rate (warmup, then cosine decay).")] = 2e-4,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    lora_alpha: Annotated[int, typer.Option(help="LoRA alpha (scale = alpha / r).")] = 32,
+    lora_dropout: Annotated[float, typer.Option(help="Dropout on the LoRA input.")] = 0.0,
+    batch_size: Annotated[int, typer.Option(help="Records per micro-batch, per process.")] = 8,
+    grad_accum: Annotated[int, typer.Option(help="Micro-batches per optimizer step.")] = 1,
+    grad_checkpointing: Annotated[bool, typer.Option(
+        "--grad-checkpointing", help="Recompute activations in backward: less memory, ~30% slower.")] = False,
+    max_len: Annotated[int, typer.Option(help="Longest record in tokens; longer ones are skipped.")] = 2048,
+    warmup_ratio: Annotated[float, typer.Option(help="Share of steps spent warming up.")] = 0.05,
+    eval_steps: Annotated[int | None, typer.Option(
+        help="Validate (and checkpoint) every N steps; default about 10 times per run.")] = None,
+    early_stopping_patience: Annotated[int, typer.Option(
+        help="Stop after this many validations without improvement; 0 turns it off.")] = 3,
+    save_steps: Annotated[int | None, typer.Option(help="Checkpoint every N steps (default: --eval-steps).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for LoRA initialisation and data order.")] = 0,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Fine-tune a LoRA adapter on prepared data.
+
+    Loss is on the reply tokens only, in the base model's chat template, under the app's
+    system prompt. Runs on a GPU when there is one (bf16/fp16), otherwise on the CPU (fp32).
+    For several GPUs or nodes run the same command under `torchrun` or `accelerate launch`.
+    """
+    offline.enforce()
+    from trainer.train import TrainConfig
+    from trainer.train import train as run_train
+
+    cfg = TrainConfig(
+        data=str(data), base=base, out=str(out), epochs=epochs, max_steps=max_steps, lr=lr,
+        warmup_ratio=warmup_ratio, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+        batch_size=batch_size, grad_accum=grad_accum, grad_checkpointing=grad_checkpointing,
+        eval_steps=eval_steps, early_stopping_patience=early_stopping_patience,
+        save_steps=save_steps, max_len=max_len, seed=seed,
+    )
+    result = run_train(cfg, resume=resume, log=open(os.devnull, "w") if quiet else sys.stderr)
+    if not _rank0():
+        return
+    summary = {
+        "run": str(result.run), "steps": result.steps, "train_loss": round(result.train_loss, 5),
+        "val_loss": None if result.val_loss is None else round(result.val_loss, 5),
+        "best_step": result.best_step, "stopped_early": result.stopped_early,
+        "tokens_per_s": round(result.tokens_per_s, 1), "seconds": round(result.seconds, 1),
+    }
+    if as_json:
+        print(json.dumps(summary))
+        return
+    val = "" if result.val_loss is None else f", best val loss {result.val_loss:.4f} at step {result.best_step}"
+    print(f"trained {result.steps} steps in {result.seconds:.0f} s ({result.tokens_per_s:,.0f} tokens/s): "
+          f"train loss {result.train_loss:.4f}{val}")
+    print(f"adapter: {result.run / 'adapter'}; next: teachbot-train export {result.run} --out model.gguf")
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def export(
+    run: Annotated[Path, typer.Argument(help="Run folder written by `train`.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The .gguf file to write.")],
+    quant: Annotated[str, typer.Option(help="q4_k_m (default), q5_k_m, q8_0 or f16.")] = "q4_k_m",
+    adapter: Annotated[bool, typer.Option(
+        "--adapter", help="Write a GGUF LoRA adapter (for Llama(lora_path=...)) instead of a merged model.")] = False,
+    verify: Annotated[bool, typer.Option(
+        "--verify/--no-verify", help="Check the GGUF against transformers on sample prompts.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Merge the adapter into the base and write a quantized GGUF (or write the adapter alone)."""
+    offline.enforce()
+    from trainer.export import export_run
+
+    say = (lambda msg: print(msg, file=sys.stderr, flush=True))
+    report = export_run(run, out, quant=quant, adapter=adapter, verify=verify, progress=say)
+    d = report.as_dict()
+    if as_json:
+        print(json.dumps(d, indent=2, default=str))
+        return
+    print(f"wrote {d['out']} ({d['size_bytes'] / 2**20:.1f} MiB, {d['quant']}) in {d['seconds']:.1f} s")
+    if d.get("base_gguf"):
+        print(f"the adapter applies to {d['base_gguf']}")
+    for key, value in (d.get("verify") or {}).items():
+        if not isinstance(value, list | dict):
+            print(f"  {key}: {value}")
+    if not adapter:
+        print(f"next: teachbot-train install {d['out']} --name NAME")
+
+
+# --- eval --------------------------------------------------------------------------------------
+
+
+@app.command("eval")
+@friendly_errors
+def eval_(
+    model: Annotated[list[str], typer.Option(
+        "--model", "-m", help="A .gguf path, a registry name or 'default'; repeat to compare.")],
+    data: Annotated[Path, typer.Option(help="Chat JSONL; each record's last assistant message is the reference.")],
+    max_tokens: Annotated[int, typer.Option(help="Longest generated reply, in tokens.")] = 128,
+    limit: Annotated[int | None, typer.Option(help="Use only the first N records.")] = None,
+    samples: Annotated[Path | None, typer.Option(help="Also write every reply with its scores to this JSONL.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Compare models on held-out records: embedding similarity, ROUGE-L, reply length."""
+    offline.enforce()
+    from trainer.evaluate import evaluate
+
+    err = _console(stderr=True)
+    reports = evaluate(model, data, max_tokens=max_tokens, limit=limit,
+                       progress=None if as_json else (lambda msg: err.print(msg, markup=False, end="\r")))
+    if samples is not None:
+        from teachbot_tui.training_format import write_jsonl
+
+        write_jsonl(samples, ({"model": r.model, **s} for r in reports for s in r.samples))
+    if as_json:
+        print(json.dumps({"models": [r.as_dict() for r in reports]}, indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{data} ({reports[0].n} records)", title_justify="left")
+    table.add_column("metric")
+    for r in reports:
+        table.add_column(r.model, justify="right")
+    rows = [("similarity " + k, lambda r, k=k: f"{r.similarity[k]:.3f}") for k in ("mean", "min", "max", "std")]
+    rows += [("ROUGE-L " + k, lambda r, k=k: f"{r.rouge_l[k]:.3f}") for k in ("mean", "min", "max", "std")]
+    rows += [("words " + k.removesuffix("_words"), lambda r, k=k: f"{r.length[k]}")
+             for k in ("mean_words", "min_words", "max_words")]
+    rows += [("reference words (mean)", lambda r: f"{r.length['reference_mean_words']}")]
+    for label, cell in rows:
+        table.add_row(label, *(cell(r) for r in reports))
+    _console().print(table)
+
+
+# --- install -----------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly_errors
+def install(
+    file: Annotated[Path, typer.Argument(help="The exported .gguf model.")],
+    name: Annotated[str, typer.Option(help="Name to use with `teachbot ask --model NAME`.")],
+    replace: Annotated[bool, typer.Option("--replace", help="Replace a model already registered under NAME.")] = False,
+) -> None:
+    """Register a GGUF model with teachbot (same TEACHBOT_HOME), so the app can use it."""
+    from teachbot_tui.registry import ModelRegistry
+
+    entry = ModelRegistry().add(file, name, replace=replace)
+    print(f"installed {entry.name}: {entry.path} ({entry.size_bytes / 2**20:.1f} MiB)")
+    print(f"use it: teachbot ask --model {entry.name} \"...\"")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,364 @@
+"""Export a training run to GGUF and check the file against transformers.
+
+``export_run(RUN, OUT)`` loads the run's base model, applies ``RUN/adapter`` and either
+
+- merges the LoRA into the weights, writes an f32/f16 GGUF and quantizes it (Q4_K_M by default), or
+- writes the LoRA as a llama.cpp adapter GGUF (``adapter=True``), to be loaded with
+  ``Llama(model_path=BASE_GGUF, lora_path=OUT)``. For a Hugging Face base, a GGUF of the base is
+  written next to it (``OUT-base.gguf``) because llama.cpp needs one.
+
+Then (unless ``verify=False``) it runs sample prompts, in the base's chat template, through the
+merged model in transformers (float32) and through llama.cpp on the exported file, and compares
+the tokenization, the next-token logits and the greedy continuations. The output file only
+appears once that check passes; a failed check raises :class:`TrainerError` saying what differs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from teachbot_tui import offline
+from trainer.gguf_io import (
+    QUANT_FTYPES,
+    BaseInfo,
+    TrainerError,
+    load_base,
+    quantize,
+    resolve_base,
+    write_gguf,
+    write_lora_gguf,
+)
+
+VERIFY_PROMPTS = (
+    "How can I help a pupil who always finishes early?",
+    "Give me a two-minute starter activity for fractions.",
+    "What is a good way to end a lesson?",
+    "Explain photosynthesis to a ten-year-old in two sentences.",
+)
+
+#: Greedy tokens compared after each prompt.
+GREEDY_TOKENS = 8
+
+#: Top-k used for the overlap figure.
+TOP_K = 5
+
+#: Lowest (top-1 agreement, top-5 overlap) accepted for each kind of exported file. Float and
+#: Q8_0 files must agree almost everywhere; 4- and 5-bit files are allowed to drift.
+VERIFY_THRESHOLDS: dict[str, tuple[float, float]] = {
+    "f32": (0.95, 0.9),
+    "f16": (0.9, 0.85),
+    "q8_0": (0.9, 0.8),
+    "q5_k_m": (0.75, 0.65),
+    "q4_k_m": (0.6, 0.55),
+}
+
+#: Models up to this many parameters are written as f32 before quantizing (no double rounding);
+#: larger ones as f16 to halve the temporary file.
+F32_INTERMEDIATE_MAX_PARAMS = 400_000_000
+
+
+@dataclass
+class ExportReport:
+    out: Path
+    quant: str
+    adapter: bool
+    seconds: float
+    size_bytes: int
+    verify: dict[str, Any] = field(default_factory=dict)
+    base_gguf: Path | None = None  # the GGUF an adapter applies to
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["out"] = str(self.out)
+        d["base_gguf"] = str(self.base_gguf) if self.base_gguf else None
+        return d
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """The parts of ``RUN/run.json`` export needs."""
+
+    run: Path
+    base: str
+    lora_alpha: float
+    system_prompt: str | None
+    adapter_dir: Path
+
+
+def read_run(run: str | Path) -> RunSpec:
+    """Read and check ``RUN/run.json`` and ``RUN/adapter``; TrainerError names what is wrong."""
+    run = Path(run).expanduser()
+    if not run.is_dir():
+        raise TrainerError(f"{run}: no such run folder; give the folder `teachbot-train train` wrote")
+    meta_path = run / "run.json"
+    if not meta_path.is_file():
+        raise TrainerError(f"{meta_path}: missing; is {run} a training run folder?")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TrainerError(f"{meta_path}: unreadable ({type(exc).__name__}); train again") from None
+    if not isinstance(meta, dict) or not meta.get("base"):
+        raise TrainerError(f"{meta_path}: has no 'base'; train again")
+    adapter_dir = run / "adapter"
+    config_path = adapter_dir / "adapter_config.json"
+    if not config_path.is_file():
+        raise TrainerError(f"{config_path}: missing; the run has no saved adapter, finish training first")
+    if not any((adapter_dir / n).is_file() for n in ("adapter_model.safetensors", "adapter_model.bin")):
+        raise TrainerError(f"{adapter_dir}: has no adapter_model.safetensors; finish training first")
+    try:
+        adapter_config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TrainerError(f"{config_path}: unreadable ({type(exc).__name__}); train again") from None
+    lora = meta.get("lora") or {}
+    alpha = adapter_config.get("lora_alpha", lora.get("alpha"))
+    if alpha is None:
+        raise TrainerError(f"{config_path}: has no lora_alpha; train again")
+    base = str(meta["base"])
+    if base != "default" and not Path(base).expanduser().exists():
+        raise TrainerError(f"{meta_path}: base {base} no longer exists; put it back or train again")
+    return RunSpec(run, base, float(alpha), meta.get("system_prompt") or None, adapter_dir)
+
+
+def export_run(
+    run: Path,
+    out: Path,
+    quant: str = "q4_k_m",
+    adapter: bool = False,
+    verify: bool = True,
+    progress: Callable[[str], None] | None = None,
+    prompts: Sequence[str] | None = None,
+) -> ExportReport:
+    """Export ``run`` to the GGUF ``out`` (see the module docstring); return what was done."""
+    offline.enforce()
+    say = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    quant = quant.lower()
+    if quant not in QUANT_FTYPES:
+        raise TrainerError(f"unknown quantization {quant!r}; pick one of {', '.join(QUANT_FTYPES)}")
+    spec = read_run(run)
+    out = Path(out).expanduser().resolve()
+    if out.suffix != ".gguf":
+        raise TrainerError(f"{out}: the output must be a .gguf file")
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    import torch
+    from peft import PeftModel
+
+    say(f"loading base {spec.base}")
+    model, tokenizer, info = load_base(resolve_base(spec.base), dtype=torch.float32)
+    n_params = sum(p.numel() for p in model.parameters())
+    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.stem}-"))
+    staged = work / out.name
+    base_gguf: Path | None = None
+    staged_base: Path | None = None
+    try:
+        if adapter and info.kind == "hf":
+            base_gguf = out.with_name(f"{out.stem}-base.gguf")
+            staged_base = work / base_gguf.name
+            say(f"writing the base model as {quant} GGUF (llama.cpp applies the adapter to it)")
+            _write_quantized(model, tokenizer, info, staged_base, quant, n_params, work)
+        elif adapter:
+            base_gguf = info.path
+
+        say(f"applying adapter {spec.adapter_dir}")
+        try:
+            peft_model = PeftModel.from_pretrained(model, str(spec.adapter_dir))
+        except Exception as exc:
+            raise TrainerError(
+                f"{spec.adapter_dir}: PEFT cannot apply this adapter to {info.path.name} "
+                f"({type(exc).__name__}); was it trained on another base?"
+            ) from exc
+        if adapter:
+            say("writing LoRA adapter GGUF")
+            write_lora_gguf(peft_model, info, staged, spec.lora_alpha)
+        merged = peft_model.merge_and_unload()
+        merged.eval()
+        if not adapter:
+            say(f"writing merged GGUF and quantizing to {quant}")
+            _write_quantized(merged, tokenizer, info, staged, quant, n_params, work)
+
+        results: dict[str, Any] = {}
+        if verify:
+            say("checking the GGUF against transformers")
+            if adapter:
+                assert base_gguf is not None
+                results = verify_gguf(
+                    merged, tokenizer, staged_base or base_gguf, quant=_adapter_quant(info, quant),
+                    lora_path=staged, system_prompt=spec.system_prompt, prompts=prompts,
+                )
+            else:
+                results = verify_gguf(
+                    merged, tokenizer, staged, quant=quant,
+                    system_prompt=spec.system_prompt, prompts=prompts,
+                )
+        if staged_base is not None and base_gguf is not None:
+            os.replace(staged_base, base_gguf)
+        os.replace(staged, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    seconds = time.perf_counter() - started
+    say(f"wrote {out} in {seconds:.1f} s")
+    return ExportReport(out, quant, adapter, seconds, out.stat().st_size, results, base_gguf)
+
+
+def _adapter_quant(info: BaseInfo, quant: str) -> str:
+    """The threshold row for an adapter check: the base file's own precision decides."""
+    if info.kind == "hf":
+        return quant
+    # a GGUF base is loaded into transformers exactly as stored, so the only differences are
+    # llama.cpp's arithmetic; hold it to the Q8_0 row
+    return "q8_0"
+
+
+def _write_quantized(
+    model: Any, tokenizer: Any, info: BaseInfo, dst: Path, quant: str, n_params: int, work: Path
+) -> Path:
+    if quant in ("f16", "f32"):
+        return write_gguf(model, tokenizer, info, dst, dtype=quant)
+    dtype = "f32" if n_params <= F32_INTERMEDIATE_MAX_PARAMS else "f16"
+    tmp = work / f"{dst.stem}.{dtype}.gguf"
+    write_gguf(model, tokenizer, info, tmp, dtype=dtype)
+    quantize(tmp, dst, quant)
+    tmp.unlink()
+    return dst
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification
+
+
+def format_prompt(tokenizer: Any, prompt: str, system_prompt: str | None) -> str:
+    """The prompt as the chat model sees it (its chat template, ready for the reply)."""
+    if not getattr(tokenizer, "chat_template", None):
+        return prompt
+    messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
+        {"role": "user", "content": prompt}
+    ]
+    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def verify_gguf(
+    model: Any,
+    tokenizer: Any,
+    gguf_path: Path,
+    quant: str,
+    lora_path: Path | None = None,
+    system_prompt: str | None = None,
+    prompts: Sequence[str] | None = None,
+    n_tokens: int = GREEDY_TOKENS,
+) -> dict[str, Any]:
+    """Compare llama.cpp on ``gguf_path`` (plus ``lora_path``) with ``model`` in transformers.
+
+    For each prompt: the token ids must be equal; then transformers' greedy continuation of
+    ``n_tokens`` is fed to both, and the next-token logits at the last prompt position and at
+    each continuation position are compared. Raises TrainerError below VERIFY_THRESHOLDS[quant].
+    """
+    import torch
+    from llama_cpp import Llama
+
+    started = time.perf_counter()
+    prompts = list(prompts or VERIFY_PROMPTS)
+    texts = [format_prompt(tokenizer, p, system_prompt) for p in prompts]
+    hf_ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    n_ctx = max(len(ids) for ids in hf_ids) + n_tokens + 8
+
+    try:
+        llm = Llama(
+            model_path=str(gguf_path),
+            lora_path=str(lora_path) if lora_path else None,
+            n_ctx=n_ctx,
+            n_batch=n_ctx,
+            logits_all=True,
+            verbose=False,
+            n_threads=max(1, os.cpu_count() or 1),
+        )
+    except Exception as exc:
+        what = f"{gguf_path} with adapter {lora_path}" if lora_path else str(gguf_path)
+        raise TrainerError(f"{what}: llama.cpp cannot load it ({_one_line(exc)})") from exc
+
+    agree: list[bool] = []
+    overlap: list[float] = []
+    greedy_same = True
+    max_dlogit = 0.0
+    max_logit = 0.0
+    samples: list[str] = []
+    try:
+        for text, ids in zip(texts, hf_ids, strict=True):
+            cpp_ids = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+            if list(cpp_ids) != list(ids):
+                i = next((k for k, (a, b) in enumerate(zip(ids, cpp_ids)) if a != b), min(len(ids), len(cpp_ids)))
+                raise TrainerError(
+                    f"{gguf_path}: llama.cpp tokenizes the prompt differently from transformers "
+                    f"(first difference at token {i}: {ids[i:i + 3]} vs {list(cpp_ids)[i:i + 3]}); "
+                    "the GGUF's tokenizer metadata is wrong"
+                )
+            full = _hf_greedy(model, ids, n_tokens, torch)
+            with torch.no_grad():
+                hf_logits = model(torch.tensor([full])).logits[0].float().numpy()
+            llm.reset()
+            llm.eval(full)
+            cpp_logits = np.array(llm.scores[: len(full)], dtype=np.float32)
+            vocab = min(hf_logits.shape[1], cpp_logits.shape[1])
+            hf_logits, cpp_logits = hf_logits[:, :vocab], cpp_logits[:, :vocab]
+            start = len(ids) - 1
+            for pos in range(start, len(full)):
+                h, c = hf_logits[pos], cpp_logits[pos]
+                same = int(h.argmax()) == int(c.argmax())
+                agree.append(same)
+                if not same and pos < len(full) - 1:
+                    greedy_same = False
+                top_h = set(np.argpartition(-h, TOP_K)[:TOP_K].tolist())
+                top_c = set(np.argpartition(-c, TOP_K)[:TOP_K].tolist())
+                overlap.append(len(top_h & top_c) / TOP_K)
+                max_dlogit = max(max_dlogit, float(np.abs(h - c).max()))
+                max_logit = max(max_logit, float(np.abs(h).max()))
+            samples.append(tokenizer.decode(full[len(ids):], skip_special_tokens=False))
+    finally:
+        llm.close() if hasattr(llm, "close") else None
+        del llm
+
+    results = {
+        "prompts": len(prompts),
+        "positions": len(agree),
+        "top1_agreement": round(float(np.mean(agree)), 4),
+        "topk_overlap": round(float(np.mean(overlap)), 4),
+        "max_abs_dlogit": round(max_dlogit, 4),
+        "max_abs_logit": round(max_logit, 4),
+        "same_greedy_tokens": greedy_same,
+        "quant": quant,
+        "continuations": samples,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    min_top1, min_overlap = VERIFY_THRESHOLDS.get(quant, VERIFY_THRESHOLDS["q4_k_m"])
+    if results["top1_agreement"] < min_top1 or results["topk_overlap"] < min_overlap:
+        raise TrainerError(
+            f"{gguf_path}: llama.cpp disagrees with transformers on the {quant} export "
+            f"(top-1 agreement {results['top1_agreement']:.2f} < {min_top1} or top-{TOP_K} overlap "
+            f"{results['topk_overlap']:.2f} < {min_overlap}, max |Δlogit| {max_dlogit:.2f}); "
+            "the conversion is wrong, try --quant q8_0 or report it"
+        )
+    return results
+
+
+def _hf_greedy(model: Any, ids: list[int], n_tokens: int, torch: Any) -> list[int]:
+    full = list(ids)
+    with torch.no_grad():
+        for _ in range(n_tokens):
+            logits = model(torch.tensor([full])).logits[0, -1]
+            full.append(int(logits.argmax()))
+    return full
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
