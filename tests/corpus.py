@@ -126,7 +126,7 @@ def _pdf_with_outline(data: bytes, outline: list[tuple[str, int]]) -> bytes:
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
     for title, page_index in outline:
-        writer.add_outline_item(title, page_index)
+        writer.add_outline_item(title=title, page_number=page_index)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
@@ -562,6 +562,20 @@ def _rewrite_zip(data: bytes, drop: set[str]) -> bytes:
     return out.getvalue()
 
 
+def _nested_docx(data: bytes, depth: int) -> bytes:
+    """A docx whose body holds elements nested ``depth`` deep."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for info in source.infolist():
+            member = source.read(info.filename)
+            if info.filename == "word/document.xml":
+                nested = b"<w:p>" + b"<a>" * depth + b"</a>" * depth + b"</w:p>"
+                member = member.replace(b"<w:body>", b"<w:body>" + nested, 1)
+            z.writestr(info, member)
+    return out.getvalue()
+
+
 def _zip_bomb() -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
@@ -573,10 +587,14 @@ def _zip_bomb() -> bytes:
     return out.getvalue()
 
 
-def make_hostile_corpus(directory: Path) -> dict[str, tuple[Path, str | None]]:
+def make_hostile_corpus(
+    directory: Path, *, fifo: bool = False
+) -> dict[str, tuple[Path, str | None]]:
     """Write hostile files; return name -> (path, expected ParseError reason or None = parses).
 
-    Read them with ``parse_file(path, max_bytes=HOSTILE_MAX_BYTES)``.
+    Read them with ``parse_file(path, max_bytes=HOSTILE_MAX_BYTES)``. ``fifo=True`` adds a
+    named pipe called pipe.txt: anything that opens it before checking it is a regular file
+    blocks forever, so only code that checks first should ask for it.
     """
     directory.mkdir(parents=True, exist_ok=True)
     rng = random.Random(1234)
@@ -591,6 +609,13 @@ def make_hostile_corpus(directory: Path) -> dict[str, tuple[Path, str | None]]:
         "pdf-encrypted": ("locked.pdf", _pdf_encrypted(good_pdf, "secret"), "encrypted"),
         "pdf-owner-password-only": ("restricted.pdf", _pdf_encrypted(good_pdf, ""), None),
         "pdf-no-text": ("scan.pdf", pdf_bytes([[], []]), "empty"),
+        "pdf-deep-nesting": (
+            "nested.pdf",
+            good_pdf.replace(
+                b"/MediaBox", b"/Junk " + b"[" * 50_000 + b"]" * 50_000 + b" /MediaBox"
+            ),
+            "corrupt",
+        ),
         # Office and ebook zips
         "docx-random-bytes": ("random.docx", rng.randbytes(5000), "corrupt"),
         "docx-no-document-xml": (
@@ -600,6 +625,7 @@ def make_hostile_corpus(directory: Path) -> dict[str, tuple[Path, str | None]]:
         ),
         "docx-is-a-pptx": ("renamed.docx", good_pptx, "corrupt"),
         "docx-zip-bomb": ("bomb.docx", _zip_bomb(), "huge"),
+        "docx-deep-nesting": ("nested.docx", _nested_docx(good_docx, 5000), "corrupt"),
         "docx-no-text": ("blank.docx", docx_bytes(empty=True), "empty"),
         "pptx-truncated": ("cut.pptx", good_pptx[: len(good_pptx) // 2], "corrupt"),
         "pptx-no-text": ("blank.pptx", pptx_bytes(blank=True), "empty"),
@@ -672,6 +698,11 @@ def make_hostile_corpus(directory: Path) -> dict[str, tuple[Path, str | None]]:
             ),
             None,
         ),
+        "md-yaml-deep-nesting": (
+            "deepyaml.md",
+            b"---\nx: " + b"[" * 5000 + b"]" * 5000 + b"\n---\n# Title\n\nBody.\n",
+            None,
+        ),
         "md-front-matter-only": ("fm.md", b"---\ntitle: Nothing else\n---\n\n", "empty"),
         "md-unclosed-front-matter": ("open.md", b"---\ntitle: x\n\nJust text here.\n", None),
         "html-scripts-only": (
@@ -741,10 +772,11 @@ def make_hostile_corpus(directory: Path) -> dict[str, tuple[Path, str | None]]:
     result["dangling-symlink"] = (dangling, "vanished")
     result["nonexistent"] = (directory / "never-existed.pdf", "vanished")
 
-    fifo = directory / "pipe.txt"
-    if hasattr(os, "mkfifo") and not fifo.exists():
-        os.mkfifo(fifo)
-        result["fifo"] = (fifo, "unreadable")
+    pipe = directory / "pipe.txt"
+    if fifo and hasattr(os, "mkfifo"):
+        if not pipe.exists():
+            os.mkfifo(pipe)
+        result["fifo"] = (pipe, "unreadable")
 
     if hasattr(os, "geteuid") and os.geteuid() != 0:  # root reads through chmod 000
         locked = directory / "locked.txt"
@@ -755,7 +787,9 @@ def make_hostile_corpus(directory: Path) -> dict[str, tuple[Path, str | None]]:
 
 
 def remove_hostile_corpus(directory: Path) -> None:
-    """Undo chmod 000 so pytest can clean the directory up."""
+    """Delete a hostile corpus, first undoing chmod 000 so nothing is left behind."""
+    if not directory.exists():
+        return
     for path in directory.iterdir():
         if not path.is_symlink() and path.is_file():
             path.chmod(0o644)

@@ -27,14 +27,27 @@ from trainer.gguf_io import TrainerError, load_base, permute_qk, resolve_base  #
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-def make_run(run: Path, base: Path | str, *, r: int = 4, alpha: int = 8, seed: int = 1,
-             targets: list[str] | None = None, b_std: float = 0.05) -> Path:
+def make_run(
+    run: Path,
+    base: Path | str,
+    *,
+    r: int = 4,
+    alpha: int = 8,
+    seed: int = 1,
+    targets: list[str] | None = None,
+    b_std: float = 0.05,
+) -> Path:
     """A RUN folder as the training step leaves it, with random nonzero LoRA weights."""
     from peft import LoraConfig, get_peft_model
 
     model, _tok, info = load_base(base)
-    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=0.0,
-                        target_modules=targets or TARGETS, task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=0.0,
+        target_modules=targets or TARGETS,
+        task_type="CAUSAL_LM",
+    )
     peft_model = get_peft_model(model, config)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -43,9 +56,13 @@ def make_run(run: Path, base: Path | str, *, r: int = 4, alpha: int = 8, seed: i
                 p.copy_(torch.randn(p.shape, generator=gen) * b_std)
     run.mkdir(parents=True, exist_ok=True)
     peft_model.save_pretrained(run / "adapter")
-    meta = {"base": str(info.path), "base_kind": info.kind,
-            "lora": {"r": r, "alpha": alpha, "dropout": 0.0, "target_modules": targets or TARGETS},
-            "system_prompt": "You are a helpful coach for teachers.", "steps": 1}
+    meta = {
+        "base": str(info.path),
+        "base_kind": info.kind,
+        "lora": {"r": r, "alpha": alpha, "dropout": 0.0, "target_modules": targets or TARGETS},
+        "system_prompt": "You are a helpful coach for teachers.",
+        "steps": 1,
+    }
     (run / "run.json").write_text(json.dumps(meta), encoding="utf-8")
     return run
 
@@ -60,8 +77,13 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _llama(path: Path, lora: Path | None = None):  # type: ignore[no-untyped-def]
     from llama_cpp import Llama
 
-    return Llama(model_path=str(path), lora_path=str(lora) if lora else None, n_ctx=128,
-                 logits_all=True, verbose=False)
+    return Llama(
+        model_path=str(path),
+        lora_path=str(lora) if lora else None,
+        n_ctx=128,
+        logits_all=True,
+        verbose=False,
+    )
 
 
 def _last_logits(llm, text: str) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -76,7 +98,8 @@ def test_tiny_llama_has_chat_template_and_loads(tmp_path: Path) -> None:
     model, tok, info = load_base(base)
     assert info.kind == "hf" and info.architecture == "llama"
     assert tok.chat_template and "<|im_start|>" in tok.apply_chat_template(
-        [{"role": "user", "content": "hi"}], tokenize=False)
+        [{"role": "user", "content": "hi"}], tokenize=False
+    )
     assert model.config.num_key_value_heads < model.config.num_attention_heads
 
 
@@ -106,7 +129,9 @@ def test_merged_export_carries_the_lora(tiny_run: Path, tmp_path: Path) -> None:
     no_lora = tmp_path / "nolora"
     make_run(no_lora, base_dir, b_std=0.0)
     plain = export_run(no_lora, tmp_path / "plain.gguf", quant="f16", verify=False).out
-    text = "<|im_start|>user\nWhat is a good way to end a lesson?<|im_end|>\n<|im_start|>assistant\n"
+    text = (
+        "<|im_start|>user\nWhat is a good way to end a lesson?<|im_end|>\n<|im_start|>assistant\n"
+    )
     d = np.abs(_last_logits(_llama(merged), text) - _last_logits(_llama(plain), text)).max()
     assert d > 0.05
 
@@ -200,8 +225,14 @@ def test_default_gguf_base_q8_0_export(tmp_path: Path) -> None:
 
     if not chat_model().exists:
         pytest.skip("bundled SmolLM2 GGUF not installed")
-    run = make_run(tmp_path / "run", "default", r=4, alpha=8, targets=["q_proj", "k_proj", "v_proj", "o_proj"],
-                   b_std=0.02)
+    run = make_run(
+        tmp_path / "run",
+        "default",
+        r=4,
+        alpha=8,
+        targets=["q_proj", "k_proj", "v_proj", "o_proj"],
+        b_std=0.02,
+    )
     report = export_run(run, tmp_path / "smol-q8.gguf", quant="q8_0")
     v = report.verify
     assert v["top1_agreement"] >= 0.9 and v["topk_overlap"] >= 0.8, v

@@ -113,7 +113,7 @@ def make_tiny_llama(
         model = LlamaForCausalLM(config)
         # Norm weights start at exactly 1.0; jitter them so a mix-up of norms shows.
         with torch.no_grad():
-            for name, p in model.named_parameters():
+            for p in model.parameters():
                 if p.ndim == 1:
                     p.add_(torch.randn_like(p) * 0.1)
     model.save_pretrained(out)

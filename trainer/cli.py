@@ -12,6 +12,7 @@ Every error a user can cause is printed as one line, with a non-zero exit.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import json
@@ -50,10 +51,8 @@ USER_ERRORS = [
 def _user_error_types() -> tuple[type[BaseException], ...]:
     types: list[type[BaseException]] = [RecordError, OSError]
     for module, name in USER_ERRORS:
-        try:
+        with contextlib.suppress(ImportError, AttributeError):
             types.append(getattr(importlib.import_module(module), name))
-        except (ImportError, AttributeError):
-            pass
     return tuple(types)
 
 
@@ -216,7 +215,7 @@ def train(
         eval_steps=eval_steps, early_stopping_patience=early_stopping_patience,
         save_steps=save_steps, max_len=max_len, seed=seed,
     )
-    result = run_train(cfg, resume=resume, log=open(os.devnull, "w") if quiet else sys.stderr)
+    result = run_train(cfg, resume=resume, log=None if quiet else sys.stderr)
     if not _rank0():
         return
     summary = {
@@ -253,7 +252,9 @@ def export(
     offline.enforce()
     from trainer.export import export_run
 
-    say = (lambda msg: print(msg, file=sys.stderr, flush=True))
+    def say(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
     report = export_run(run, out, quant=quant, adapter=adapter, verify=verify, progress=say)
     d = report.as_dict()
     if as_json:

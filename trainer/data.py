@@ -110,7 +110,7 @@ def _text(obj: dict[str, Any], key: str) -> str:
 
 def _missing_fields(obj: dict[str, Any]) -> str:
     """Say which fields are missing for the shape the object most looks like."""
-    shapes = [SEED_SCENARIO] + [tuple(s) for s in INSTRUCTION_SHAPES]
+    shapes = [*INSTRUCTION_SHAPES, SEED_SCENARIO]  # on a tie, the commoner shape
     best = max(shapes, key=lambda s: sum(k in obj for k in s))
     if not any(k in obj for k in best):
         return (
@@ -257,7 +257,7 @@ def _csv_rows(path: Path) -> Iterator[Found | RecordError]:
         reader = csv.DictReader(fh)
         header = [h.strip() for h in (reader.fieldnames or [])]
         reader.fieldnames = header
-        usable = [SEED_SCENARIO, *INSTRUCTION_SHAPES]
+        usable = [*INSTRUCTION_SHAPES, SEED_SCENARIO]  # on a tie, the commoner shape
         if not any(all(k in header for k in shape) for shape in usable):
             best = max(usable, key=lambda s: sum(k in header for k in s))
             if any(k in header for k in best):
@@ -471,10 +471,10 @@ def prepare(
     errors, unless ``skip_invalid`` (then bad records are dropped and reported)."""
     if not 0 <= val_fraction < 1:
         raise RecordError("--val-fraction", 0, f"must be at least 0 and below 1 (got {val_fraction})")
-    if system_prompt is None:
-        from teachbot_tui.config import DEFAULT_SYSTEM_PROMPT
+    if system_prompt is None:  # the app's setting: what train adds and the app sends
+        from teachbot_tui import config
 
-        system_prompt = DEFAULT_SYSTEM_PROMPT
+        system_prompt = config.load().system_prompt
 
     errors: list[RecordError] = []
     examples: list[Example] = []

@@ -60,7 +60,7 @@ FLOAT_FILE_TYPES: dict[str, int] = {"f32": 0, "f16": 1}
 
 #: GGUF architectures whose q/k weights llama.cpp keeps in the interleaved rotary layout, and
 #: which transformers un-permutes when it loads such a GGUF.
-PERMUTED_QK_ARCHS = frozenset({"llama", "mistral"})
+PERMUTED_QK_ARCHS = frozenset({"llama"})
 
 #: Hugging Face ``model_type`` -> GGUF architecture, for Hugging Face folder bases.
 HF_MODEL_TYPES: dict[str, str] = {"llama": "llama", "mistral": "llama"}
@@ -68,9 +68,26 @@ HF_MODEL_TYPES: dict[str, str] = {"llama": "llama", "mistral": "llama"}
 #: llama.cpp BPE pre-tokenizer names tried, in order, for a Hugging Face byte-level BPE
 #: tokenizer; the first whose tokenization of PRE_PROBE_TEXT equals the tokenizer's wins.
 PRE_TOKENIZER_CANDIDATES = (
-    "gpt-2", "llama-bpe", "smollm", "qwen2", "default", "deepseek-llm", "deepseek-coder",
-    "deepseek-v3", "falcon", "starcoder", "tekken", "gpt-4o", "stablelm2", "olmo", "command-r",
-    "dbrx", "refact", "mpt", "phi-2", "superbpe",
+    "gpt-2",
+    "llama-bpe",
+    "smollm",
+    "qwen2",
+    "default",
+    "deepseek-llm",
+    "deepseek-coder",
+    "deepseek-v3",
+    "falcon",
+    "starcoder",
+    "tekken",
+    "gpt-4o",
+    "stablelm2",
+    "olmo",
+    "command-r",
+    "dbrx",
+    "refact",
+    "mpt",
+    "phi-2",
+    "superbpe",
 )
 
 PRE_PROBE_TEXT = (
@@ -119,11 +136,6 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _gguf_field(reader: Any, key: str) -> Any:
-    field = reader.fields.get(key)
-    return None if field is None else field.contents()
-
-
 def permute_qk(weight: np.ndarray, n_head: int) -> np.ndarray:
     """Hugging Face rotary layout -> llama.cpp's, for a q or k projection (rows = heads).
 
@@ -131,9 +143,7 @@ def permute_qk(weight: np.ndarray, n_head: int) -> np.ndarray:
     """
     shape = weight.shape
     return (
-        weight.reshape(n_head, 2, shape[0] // n_head // 2, *shape[1:])
-        .swapaxes(1, 2)
-        .reshape(shape)
+        weight.reshape(n_head, 2, shape[0] // n_head // 2, *shape[1:]).swapaxes(1, 2).reshape(shape)
     )
 
 
@@ -177,10 +187,14 @@ def resolve_base(base: str | Path) -> Path:
             raise TrainerError(str(exc)) from None
     path = Path(base).expanduser()
     if not path.exists():
-        raise TrainerError(f"{path}: no such base model; give a Hugging Face folder, a .gguf file or 'default'")
+        raise TrainerError(
+            f"{path}: no such base model; give a Hugging Face folder, a .gguf file or 'default'"
+        )
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise TrainerError(f"{path}: folder has no config.json; give a Hugging Face model folder")
+            raise TrainerError(
+                f"{path}: folder has no config.json; give a Hugging Face model folder"
+            )
         return path.resolve()
     from teachbot_tui.gguf_info import GGUFError, read_info
 
@@ -227,21 +241,117 @@ def load_base(
     return model, tokenizer, info
 
 
+@contextlib.contextmanager
+def _memoized_tensor_name_map() -> Iterator[None]:
+    """transformers builds gguf-py's tensor-name table once per module while loading a GGUF
+    (hundreds of times, ~10 s on two cores); answer repeats from a cache while it loads."""
+    import functools
+
+    import gguf
+
+    original = gguf.get_tensor_name_map
+    gguf.get_tensor_name_map = functools.lru_cache(maxsize=8)(original)
+    try:
+        yield
+    finally:
+        gguf.get_tensor_name_map = original
+
+
+_GGUF_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+
+
+def read_gguf_header(path: Path, keys: frozenset[str] | set[str]) -> dict[str, Any]:
+    """The values of ``keys`` from a GGUF's metadata, skipping everything else.
+
+    gguf-py's reader builds every field of the file (seconds for a 49k-token vocabulary);
+    this walks the key/value section once with ``struct`` and keeps only what is asked for.
+    """
+    import mmap
+    import struct
+
+    found: dict[str, Any] = {}
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        if buf[:4] != b"GGUF":
+            raise TrainerError(f"{path}: not a GGUF file")
+        (version,) = struct.unpack_from("<I", buf, 4)
+        if version < 2:
+            raise TrainerError(f"{path}: GGUF version {version} is too old; convert it again")
+        _n_tensors, n_kv = struct.unpack_from("<QQ", buf, 8)
+        pos = 24
+
+        def read_str(pos: int) -> tuple[str, int]:
+            (n,) = struct.unpack_from("<Q", buf, pos)
+            return buf[pos + 8 : pos + 8 + n].decode("utf-8", errors="replace"), pos + 8 + n
+
+        def read_value(vtype: int, pos: int, keep: bool) -> tuple[Any, int]:
+            if vtype in _GGUF_SCALARS:
+                fmt = _GGUF_SCALARS[vtype]
+                return (
+                    struct.unpack_from(fmt, buf, pos)[0] if keep else None
+                ), pos + struct.calcsize(fmt)
+            if vtype == _GGUF_STRING:
+                if keep:
+                    return read_str(pos)
+                (n,) = struct.unpack_from("<Q", buf, pos)
+                return None, pos + 8 + n
+            if vtype == _GGUF_ARRAY:
+                etype, count = struct.unpack_from("<IQ", buf, pos)
+                pos += 12
+                if etype in _GGUF_SCALARS and not keep:
+                    return None, pos + count * struct.calcsize(_GGUF_SCALARS[etype])
+                items = []
+                for _ in range(count):
+                    item, pos = read_value(etype, pos, keep)
+                    items.append(item)
+                return (items if keep else None), pos
+            raise TrainerError(f"{path}: unknown GGUF value type {vtype}; the file is damaged")
+
+        for _ in range(n_kv):
+            key, pos = read_str(pos)
+            (vtype,) = struct.unpack_from("<I", buf, pos)
+            value, pos = read_value(vtype, pos + 4, key in keys)
+            if key in keys:
+                found[key] = value
+            if len(found) == len(keys):
+                break
+    return found
+
+
 def _load_gguf_base(path: Path, dtype: torch.dtype) -> tuple[Any, Any, BaseInfo]:
-    from gguf import GGUFReader
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    reader = GGUFReader(path, "r")
-    arch = str(_gguf_field(reader, "general.architecture"))
-    template = _gguf_field(reader, "tokenizer.chat_template")
-    tokens = _gguf_field(reader, "tokenizer.ggml.tokens") or []
-    eos_id = _gguf_field(reader, "tokenizer.ggml.eos_token_id")
-    eos = tokens[eos_id] if eos_id is not None and 0 <= int(eos_id) < len(tokens) else None
-    del reader
-
-    loaded = AutoModelForCausalLM.from_pretrained(
-        str(path.parent), gguf_file=path.name, dtype=dtype
+    meta = read_gguf_header(
+        path,
+        {
+            "general.architecture",
+            "tokenizer.chat_template",
+            "tokenizer.ggml.tokens",
+            "tokenizer.ggml.eos_token_id",
+        },
     )
+    arch = str(meta.get("general.architecture"))
+    template = meta.get("tokenizer.chat_template")
+    tokens = meta.get("tokenizer.ggml.tokens") or []
+    eos_id = meta.get("tokenizer.ggml.eos_token_id")
+    eos = tokens[eos_id] if eos_id is not None and 0 <= int(eos_id) < len(tokens) else None
+
+    with _memoized_tensor_name_map():
+        loaded = AutoModelForCausalLM.from_pretrained(
+            str(path.parent), gguf_file=path.name, dtype=dtype
+        )
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
@@ -283,7 +393,9 @@ def _hf_tensors(model: Any, arch: str) -> Iterator[tuple[str, str, np.ndarray]]:
             continue
         gguf_name = to_gguf(hf_name)
         if gguf_name is None:
-            raise TrainerError(f"no GGUF name for weight {hf_name!r} of a {arch} model; export a llama-family model")
+            raise TrainerError(
+                f"no GGUF name for weight {hf_name!r} of a {arch} model; export a llama-family model"
+            )
         data = tensor.detach().to(device="cpu").float().numpy()
         if arch in PERMUTED_QK_ARCHS and (heads := _qk_heads(hf_name, config)) is not None:
             data = permute_qk(data, heads)
@@ -378,7 +490,9 @@ def _rope_scaling(config: Any) -> dict[str, Any]:
 
 
 def _head_dim(config: Any) -> int:
-    return int(getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads)
+    return int(
+        getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    )
 
 
 def _write_llama_hparams(writer: Any, config: Any, info: BaseInfo, dtype: str) -> None:
@@ -390,7 +504,9 @@ def _write_llama_hparams(writer: Any, config: Any, info: BaseInfo, dtype: str) -
     writer.add_block_count(int(config.num_hidden_layers))
     writer.add_feed_forward_length(int(config.intermediate_size))
     writer.add_head_count(int(config.num_attention_heads))
-    writer.add_head_count_kv(int(getattr(config, "num_key_value_heads", None) or config.num_attention_heads))
+    writer.add_head_count_kv(
+        int(getattr(config, "num_key_value_heads", None) or config.num_attention_heads)
+    )
     writer.add_layer_norm_rms_eps(float(config.rms_norm_eps))
     writer.add_rope_freq_base(_rope_theta(config))
     head_dim = _head_dim(config)
@@ -420,7 +536,10 @@ def _extra_hf_tensors(config: Any) -> dict[str, np.ndarray]:
     dim = _head_dim(config)
     freqs = 1.0 / (_rope_theta(config) ** (np.arange(0, dim, 2, dtype=np.float64) / dim))
     factor = float(scaling.get("factor", 8.0))
-    low, high = float(scaling.get("low_freq_factor", 1.0)), float(scaling.get("high_freq_factor", 4.0))
+    low, high = (
+        float(scaling.get("low_freq_factor", 1.0)),
+        float(scaling.get("high_freq_factor", 4.0)),
+    )
     old_ctx = float(scaling.get("original_max_position_embeddings", 8192))
     wavelen = 2 * np.pi / freqs
     smooth = (old_ctx / wavelen - low) / (high - low)
@@ -439,7 +558,11 @@ def _extra_hf_tensors(config: Any) -> dict[str, np.ndarray]:
 def _bpe_tokens(tokenizer: Any, vocab_size: int) -> tuple[list[str], list[int]]:
     import gguf
 
-    backend = json.loads(tokenizer.backend_tokenizer.to_str()) if getattr(tokenizer, "is_fast", False) else {}
+    backend = (
+        json.loads(tokenizer.backend_tokenizer.to_str())
+        if getattr(tokenizer, "is_fast", False)
+        else {}
+    )
     model = backend.get("model", {})
     if model.get("type") != "BPE" or model.get("byte_fallback"):
         raise TrainerError(
@@ -448,7 +571,9 @@ def _bpe_tokens(tokenizer: Any, vocab_size: int) -> tuple[list[str], list[int]]:
         )
     vocab = tokenizer.get_vocab()
     if max(vocab.values()) >= vocab_size:
-        raise TrainerError(f"tokenizer has ids beyond the model's vocab_size {vocab_size}; check the base folder")
+        raise TrainerError(
+            f"tokenizer has ids beyond the model's vocab_size {vocab_size}; check the base folder"
+        )
     by_id = {i: tok for tok, i in vocab.items()}
     added = tokenizer.added_tokens_decoder
     tokens: list[str] = []
@@ -459,7 +584,9 @@ def _bpe_tokens(tokenizer: Any, vocab_size: int) -> tuple[list[str], list[int]]:
             types.append(gguf.TokenType.UNUSED)
         elif i in added:
             tokens.append(added[i].content)
-            types.append(gguf.TokenType.CONTROL if added[i].special else gguf.TokenType.USER_DEFINED)
+            types.append(
+                gguf.TokenType.CONTROL if added[i].special else gguf.TokenType.USER_DEFINED
+            )
         else:
             tokens.append(by_id[i])
             types.append(gguf.TokenType.NORMAL)
@@ -498,13 +625,15 @@ def _probe_pre_tokenizer(tokenizer: Any, info: BaseInfo, config: Any, workdir: P
 
     text = PRE_PROBE_TEXT
     if getattr(tokenizer, "chat_template", None):
-        try:
+        # a template that needs other roles is skipped: the plain probe is enough
+        with contextlib.suppress(Exception):
             text += tokenizer.apply_chat_template(
-                [{"role": "user", "content": "Hi there, 2+2?"}, {"role": "assistant", "content": "4."}],
+                [
+                    {"role": "user", "content": "Hi there, 2+2?"},
+                    {"role": "assistant", "content": "4."},
+                ],
                 tokenize=False,
             )
-        except Exception:  # a template needing other roles: the plain probe is enough
-            pass
     want = tokenizer(text, add_special_tokens=False)["input_ids"]
     workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=workdir, prefix=".vocab-probe-") as tmp:
@@ -568,7 +697,9 @@ def lora_pairs(peft_model: Any) -> Iterator[tuple[str, np.ndarray, np.ndarray, f
             if adapter_name not in module.lora_A:
                 continue
             if getattr(module, "use_dora", {}).get(adapter_name):
-                raise TrainerError("DoRA adapters cannot be written as a llama.cpp LoRA; export merged instead")
+                raise TrainerError(
+                    "DoRA adapters cannot be written as a llama.cpp LoRA; export merged instead"
+                )
             a = module.lora_A[adapter_name].weight.detach().float().cpu().numpy()
             b = module.lora_B[adapter_name].weight.detach().float().cpu().numpy()
             hf_name = name.split("base_model.model.", 1)[-1] + ".weight"
@@ -632,7 +763,9 @@ def quantize(src: Path, dst: Path, quant: str) -> Path:
     params.nthread = max(1, os.cpu_count() or 1)
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
     with silence_stderr():
-        rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
+        rc = llama_cpp.llama_model_quantize(
+            str(src).encode(), str(dst).encode(), ctypes.byref(params)
+        )
     if rc != 0:
         raise TrainerError(f"{src}: llama.cpp could not quantize it to {quant} (code {rc})")
     return Path(dst)

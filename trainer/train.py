@@ -15,6 +15,8 @@ optimizer and schedule -> loop (eval, early stopping, checkpoints) -> run.json.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
 import os
@@ -44,6 +46,7 @@ warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers
 # tried first; the target always ends at one of these, which is where llama.cpp stops.
 END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "</s>")
 IGNORE = -100
+MIN_SHARED_PREFIX = 8  # shorter common prefixes are not worth a second forward call
 
 
 @dataclass
@@ -208,6 +211,14 @@ class MicroBatches:
         return [self.examples[j] for j in self._batches[i]]
 
 
+def common_prefix(rows: list[list[int]]) -> int:
+    first, n = rows[0], min(len(r) for r in rows)
+    for i in range(n):
+        if any(r[i] != first[i] for r in rows[1:]):
+            return i
+    return n
+
+
 def collate(batch: list[Example], pad_id: int, device: torch.device) -> dict[str, Any]:
     """Right-pad to the longest; labels are -100 on the prompt and the padding."""
     width = max(len(e.ids) for e in batch)
@@ -219,16 +230,42 @@ def collate(batch: list[Example], pad_id: int, device: torch.device) -> dict[str
         labels[row, e.n_prompt : len(e.ids)] = torch.tensor(e.ids[e.n_prompt :])
         mask[row, : len(e.ids)] = 1
     first = min(e.n_prompt for e in batch)  # logits are needed from position first-1 on
+    # Tokens every record starts with (system prompt, template header) are run once, not
+    # once per row; they must end before the first position whose logits are needed.
+    prefix = min(common_prefix([e.ids for e in batch]), first - 1) if len(batch) > 1 else 0
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device),
-            "labels": labels.to(device), "keep": width - first + 1}
+            "labels": labels.to(device), "keep": width - first + 1,
+            "prefix": prefix if prefix >= MIN_SHARED_PREFIX else 0}
 
 
-def loss_sum(model: Any, batch: dict[str, Any], autocast: Any) -> tuple[torch.Tensor, int]:
-    """Summed cross-entropy over the target tokens, and their count."""
-    keep, labels = batch["keep"], batch["labels"]
+@functools.cache
+def _cache_kwarg(model_class: type) -> str:
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
+
+
+def cache_kwarg(model: Any) -> str:
+    """transformers renamed ``past_key_values`` to ``cache`` in 5.x."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return _cache_kwarg(type(base))
+
+
+def loss_sum(model: Any, batch: dict[str, Any], autocast: Any, inner: Any = None) -> tuple[torch.Tensor, int]:
+    """Summed cross-entropy over the target tokens, and their count.
+
+    With ``inner`` (the model without its DDP wrapper) and a shared prefix, the prefix is run
+    once and its key/value cache repeated for every row; gradients flow through the cache.
+    """
+    keep, labels, ids, prefix = batch["keep"], batch["labels"], batch["input_ids"], batch["prefix"]
     with autocast():
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                       use_cache=False, logits_to_keep=keep).logits
+        if prefix and inner is not None:
+            out = inner(input_ids=ids[:1, :prefix], use_cache=True, logits_to_keep=1)
+            past = getattr(out, "cache", None) or out.past_key_values
+            past.batch_repeat_interleave(ids.shape[0])
+            logits = model(input_ids=ids[:, prefix:], attention_mask=batch["attention_mask"],
+                           use_cache=True, logits_to_keep=keep, **{cache_kwarg(inner): past}).logits
+        else:
+            logits = model(input_ids=ids, attention_mask=batch["attention_mask"],
+                           use_cache=False, logits_to_keep=keep).logits
     targets = labels[:, labels.shape[1] - keep + 1:]  # position p predicts token p+1
     loss = F.cross_entropy(logits[:, :-1].float().flatten(0, 1), targets.flatten(),
                            ignore_index=IGNORE, reduction="sum")
@@ -309,13 +346,15 @@ def latest_checkpoint(run: Path) -> Path | None:
 
 
 def train(cfg: TrainConfig, resume: bool = False, log: Any = sys.stderr) -> TrainResult:
+    """Run (or with ``resume`` continue) a LoRA training; progress goes to ``log`` (None: none)."""
     from peft import LoraConfig, get_peft_model, set_peft_model_state_dict
     from safetensors.torch import load_file
 
     # Distributed setup: torchrun / accelerate launch set WORLD_SIZE, RANK, LOCAL_RANK.
     world = int(os.environ.get("WORLD_SIZE", "1"))
     cuda = torch.cuda.is_available()
-    if world > 1 and not dist.is_initialized():
+    owns_group = world > 1 and not dist.is_initialized()
+    if owns_group:
         dist.init_process_group("nccl" if cuda else "gloo")
     rank = dist.get_rank() if world > 1 else 0
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -396,6 +435,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = sys.stderr) -> Trai
 
     ddp = torch.nn.parallel.DistributedDataParallel(net, device_ids=[local_rank] if cuda else None) if world > 1 else net
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    shared = None if cfg.grad_checkpointing else net  # (checkpointing turns the KV cache off)
 
     # Resume: adapter weights, optimizer, schedule, RNG, counters.
     step, best_val, best_step, bad_evals, history = 0, math.inf, None, 0, []
@@ -420,7 +460,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = sys.stderr) -> Trai
         mine = sorted(val_set[rank::world], key=lambda e: len(e.ids))
         total_loss, count = 0.0, 0
         for i in range(0, len(mine), cfg.batch_size):
-            loss, n = loss_sum(net, collate(mine[i:i + cfg.batch_size], pad_id, device), autocast)
+            loss, n = loss_sum(net, collate(mine[i:i + cfg.batch_size], pad_id, device), autocast, shared)
             total_loss, count = total_loss + loss.item(), count + n
         net.train()
         total_loss, count = all_sum(total_loss, count)
@@ -443,7 +483,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = sys.stderr) -> Trai
             shutil.rmtree(p, ignore_errors=True)
 
     # The loop.
-    progress = Progress(total, step, main, log)
+    progress = Progress(total, step, main and log is not None, log)
     if main and dropped:
         progress.note(f"skipped {dropped} training records longer than --max-len {cfg.max_len}")
     net.train()
@@ -458,7 +498,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = sys.stderr) -> Trai
             for a, batch in enumerate(micro):
                 sync = a == len(micro) - 1 or world == 1
                 with ddp.no_sync() if not sync else nullcontext():
-                    loss, _ = loss_sum(ddp, batch, autocast)
+                    loss, _ = loss_sum(ddp, batch, autocast, shared)
                     scaler.scale(loss / n_targets).backward()
                 step_loss += loss.item()
             scaler.unscale_(optimizer)
@@ -512,6 +552,8 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = sys.stderr) -> Trai
         write_run_json(cfg, result, base_path, base_kind, net, device, dtype, world)
     if world > 1:
         dist.barrier()
+        if owns_group:
+            dist.destroy_process_group()
     return result
 
 

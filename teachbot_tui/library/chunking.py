@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,11 @@ from teachbot_tui.library.parsers import Block, ParsedDocument
 HEADROOM_TOKENS = 8
 # A heading starts a new chunk only once the current chunk holds this share of the budget.
 SECTION_MIN_SHARE = 6
+# Chunks whose token count is checked before the sums of unit counts are trusted.
+ADDITIVITY_CHECKS = 16
+# A chunk is also at most this many characters per budget token: a tokenizer may count a
+# 300 KB run of letters as one unknown token, and nobody wants that as a citation.
+MAX_CHARS_PER_TOKEN = 16
 
 CountTokens = Callable[[str], int]
 CountTokensBatch = Callable[[Sequence[str]], Sequence[int]]
@@ -46,7 +52,13 @@ _WORD = re.compile(r"\S+")
 
 
 class _Counter:
-    """count_tokens with a cache, and batching where the caller offers it."""
+    """count_tokens, batched where the caller offers it, with a cache for short strings.
+
+    Only sentences are looked up twice (overlaps), so only short strings are kept: caching
+    every block of a 200 MB file would double its memory.
+    """
+
+    CACHE_MAX_CHARS = 2000
 
     def __init__(self, count: CountTokens, batch: CountTokensBatch | None) -> None:
         self._count = count
@@ -56,14 +68,21 @@ class _Counter:
     def __call__(self, text: str) -> int:
         n = self._cache.get(text)
         if n is None:
-            n = self._cache[text] = int(self._count(text))
+            n = int(self._count(text))
+            if len(text) <= self.CACHE_MAX_CHARS:
+                self._cache[text] = n
         return n
 
     def many(self, texts: Sequence[str]) -> list[int]:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        if missing and self._batch is not None:
-            self._cache.update(zip(missing, (int(n) for n in self._batch(missing)), strict=True))
-        return [self(t) for t in texts]
+        if self._batch is None or len(texts) < 2:
+            return [self(t) for t in texts]
+        counts = [int(n) for n in self._batch(texts)]
+        if len(counts) != len(texts):
+            raise ValueError("count_tokens_batch returned the wrong number of counts")
+        for text, n in zip(texts, counts, strict=True):
+            if len(text) <= self.CACHE_MAX_CHARS:
+                self._cache[text] = n
+        return counts
 
 
 @dataclass
@@ -86,6 +105,10 @@ class _Group:
     @property
     def tokens(self) -> int:
         return self.overlap_tokens + sum(u.tokens for u in self.units)
+
+    @property
+    def start(self) -> int:
+        return self.units[0].start if self.overlap_start is None else self.overlap_start
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -123,6 +146,7 @@ class _Chunker:
         self.count = counter
         self.budget = budget
         self.overlap = overlap
+        self.max_chars = budget * MAX_CHARS_PER_TOKEN
         self.blocks: list[Block] = []
         self.spans: list[tuple[int, int]] = []
         for block in doc.blocks:
@@ -131,7 +155,15 @@ class _Chunker:
                 self.blocks.append(block)
                 self.spans.append(span)
         self.starts = [s for s, _ in self.spans]
-        self._sentences: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+        # The top level is the shallowest heading depth used more than once: a document's
+        # single title heading is not a level of sections.
+        depths = Counter(b.heading.count(" > ") + 1 for b in self.blocks if b.is_heading)
+        self.top_depth = min((d for d, n in depths.items() if n > 1), default=1)
+        self._sentences: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        # Finished chunks are counted again until the tokenizer has shown that its counts add
+        # up across the whitespace between units (WordPiece does); after that, trust the sums.
+        self._checked = 0
+        self._additive = True
 
     # -- units ---------------------------------------------------------------------------------
 
@@ -139,28 +171,30 @@ class _Chunker:
         counts = self.count.many([self.text[s:e] for s, e in self.spans])
         units: list[_Unit] = []
         for index, ((start, end), tokens) in enumerate(zip(self.spans, counts, strict=True)):
-            if tokens <= self.budget:
+            if tokens <= self.budget and end - start <= self.max_chars:
                 units.append(_Unit(start, end, tokens, index, True))
                 continue
+            sentences = self.sentences(start, end)
+            counts = self.count.many([self.text[s:e] for s, e in sentences])
             pieces = [
                 piece
-                for s, e, n in self.sentences(start, end)
-                for piece in ([(s, e, n)] if n <= self.budget else self.pieces(s, e, n))
+                for (s, e), n in zip(sentences, counts, strict=True)
+                for piece in (
+                    [(s, e, n)]
+                    if n <= self.budget and e - s <= self.max_chars
+                    else self.pieces(s, e, n)
+                )
             ]
             units.extend(_Unit(s, e, n, index, i == 0) for i, (s, e, n) in enumerate(pieces))
         return units
 
-    def sentences(self, start: int, end: int) -> list[tuple[int, int, int]]:
-        """(start, end, tokens) of each sentence in a span, counted once."""
+    def sentences(self, start: int, end: int) -> list[tuple[int, int]]:
+        """Sentence spans of a span (cached; counted lazily, through the counter's cache)."""
         key = (start, end)
-        cached = self._sentences.get(key)
-        if cached is None:
-            spans = sentence_spans(self.text, start, end)
-            counts = self.count.many([self.text[s:e] for s, e in spans])
-            cached = self._sentences[key] = [
-                (s, e, n) for (s, e), n in zip(spans, counts, strict=True)
-            ]
-        return cached
+        spans = self._sentences.get(key)
+        if spans is None:
+            spans = self._sentences[key] = sentence_spans(self.text, start, end)
+        return spans
 
     def pieces(self, start: int, end: int, tokens: int) -> list[tuple[int, int, int]]:
         """Cut a span that is over budget into pieces that fit, at spaces where there are any.
@@ -176,7 +210,7 @@ class _Chunker:
             pos, _ = _trim(text, pos, end)
             if pos >= end:
                 break
-            length = max(1, int(self.budget / rate * 0.95))
+            length = min(max(1, int(self.budget / rate * 0.95)), self.max_chars)
             while True:
                 cut = min(end, pos + length)
                 if cut < end:
@@ -195,26 +229,56 @@ class _Chunker:
 
     # -- packing -------------------------------------------------------------------------------
 
-    def opens_section(self, unit: _Unit) -> bool:
+    def section_threshold(self, unit: _Unit) -> int | None:
+        """Content tokens after which ``unit`` starts a new chunk; None if it opens no section.
+
+        A top-level heading (or a change of heading path without a heading block, as with PDF
+        bookmarks) breaks once the chunk is non-trivial; a subsection heading once it is half
+        full, so small subsections still share a chunk.
+        """
         if not unit.opens_block:
-            return False
+            return None
         block = self.blocks[unit.block]
         if block.is_heading:
-            return True
-        return unit.block > 0 and self.blocks[unit.block - 1].heading != block.heading
+            if block.heading.count(" > ") + 1 <= self.top_depth:
+                return self.budget // SECTION_MIN_SHARE
+            return self.budget // 2
+        if unit.block > 0 and self.blocks[unit.block - 1].heading != block.heading:
+            return self.budget // SECTION_MIN_SHARE
+        return None
 
     def pack(self, units: list[_Unit]) -> list[_Group]:
         groups: list[_Group] = []
         current = _Group()
-        min_tokens = self.budget // SECTION_MIN_SHARE
-        for unit in units:
-            new_section = self.opens_section(unit)
+        queue = deque(units)
+        while queue:
+            unit = queue.popleft()
+            threshold = self.section_threshold(unit)
+            is_heading = self.blocks[unit.block].is_heading
+            if (
+                current.units
+                and (
+                    current.tokens + unit.tokens > self.budget
+                    or unit.end - current.start > self.max_chars
+                )
+                and all(self.blocks[u.block].is_heading for u in current.units)
+                and not is_heading
+            ):
+                # rather than leave a heading alone in a chunk, cut the block after it into
+                # sentences, so the first of them can join the heading
+                split = self.split(unit)
+                if len(split) > 1:
+                    queue.extendleft(reversed(split))
+                    continue
             while current.units:
-                over = current.tokens + unit.tokens > self.budget
+                over = (
+                    current.tokens + unit.tokens > self.budget
+                    or unit.end - current.start > self.max_chars
+                )
                 content = sum(
                     u.tokens for u in current.units if not self.blocks[u.block].is_heading
                 )
-                section_break = new_section and content >= min_tokens
+                section_break = threshold is not None and content >= threshold
                 if not (over or section_break):
                     break
                 carry: list[_Unit] = []
@@ -229,18 +293,37 @@ class _Chunker:
                 groups.append(current)
                 following = _Group(units=carry)
                 last = current.units[-1]
-                same_section = self.blocks[last.block].heading == self.blocks[unit.block].heading
-                if not (section_break or carry or new_section) and same_section:
+                continues = (
+                    threshold is None
+                    and not (section_break or carry or self.blocks[last.block].is_heading)
+                    and self.blocks[last.block].heading == self.blocks[unit.block].heading
+                )
+                if continues:
                     allowance = min(self.overlap, self.budget - unit.tokens)
                     if allowance > 0:
                         following.overlap_start, following.overlap_tokens = self.tail(
                             current, allowance
                         )
+                        if following.overlap_start is not None and (
+                            unit.end - following.overlap_start > self.max_chars
+                        ):
+                            following.overlap_start, following.overlap_tokens = None, 0
                 current = following
             current.units.append(unit)
         if current.units:
             groups.append(current)
         return groups
+
+    def split(self, unit: _Unit) -> list[_Unit]:
+        """A whole-block unit as sentence units (itself alone if it is one sentence)."""
+        if not unit.opens_block or (unit.start, unit.end) != self.spans[unit.block]:
+            return [unit]
+        sentences = self.sentences(unit.start, unit.end)
+        counts = self.count.many([self.text[s:e] for s, e in sentences])
+        return [
+            _Unit(s, e, n, unit.block, i == 0)
+            for i, ((s, e), n) in enumerate(zip(sentences, counts, strict=True))
+        ]
 
     def tail(self, group: _Group, allowance: int) -> tuple[int | None, int]:
         """Where an overlap of at most ``allowance`` tokens from the end of ``group`` starts.
@@ -252,9 +335,12 @@ class _Chunker:
         taken = 0
         last_sentence: tuple[int, int] | None = None
         for unit in reversed(group.units):
-            for s, e, n in reversed(self.sentences(unit.start, unit.end)):
+            for s, e in reversed(self.sentences(unit.start, unit.end)):
                 last_sentence = last_sentence or (s, e)
-                if taken + n > allowance or s <= floor:
+                if s <= floor:
+                    break
+                n = self.count(self.text[s:e])
+                if taken + n > allowance:
                     break
                 start, taken = s, taken + n
             else:
@@ -263,7 +349,7 @@ class _Chunker:
         if start is not None or last_sentence is None:
             return start, taken
         s, e = last_sentence
-        words = [m.start() + s for m in _WORD.finditer(self.text, s, e)][-(allowance + 1) :]
+        words = [m.start() for m in _WORD.finditer(self.text, s, e)][-(allowance + 1) :]
         best: tuple[int | None, int] = (None, 0)
         low, high = 1, len(words) - 1  # never the whole sentence: it is over the allowance
         while low <= high:
@@ -278,6 +364,15 @@ class _Chunker:
                 low = mid + 1
         return best
 
+    def fits(self, text: str, estimate: int) -> bool:
+        """Whether a chunk of several units, estimated at ``estimate`` tokens, is in budget."""
+        if self._additive and self._checked >= ADDITIVITY_CHECKS:
+            return estimate <= self.budget
+        actual = self.count(text)
+        self._checked += 1
+        self._additive = self._additive and actual == estimate
+        return actual <= self.budget
+
     # -- chunks --------------------------------------------------------------------------------
 
     def chunks(self) -> list[Chunk]:
@@ -287,24 +382,19 @@ class _Chunker:
         seen: set[str] = set()
         while pending:
             group = pending.pop()
-            start = group.units[0].start if group.overlap_start is None else group.overlap_start
+            start = group.start
             end = group.units[-1].end
             text = self.text[start:end]
-            if self.count(text) > self.budget:
-                # the tokenizer's counts did not add up: drop the overlap, then halve
+            # one unit alone was counted exactly; several are checked (see fits)
+            exact = len(group.units) == 1 and group.overlap_start is None
+            if not exact and not self.fits(text, group.tokens):
+                # the tokenizer's counts did not add up: drop the overlap, else halve
                 if group.overlap_start is not None:
                     pending.append(_Group(group.units))
-                elif len(group.units) > 1:
+                else:
                     half = len(group.units) // 2
                     pending.append(_Group(group.units[half:]))
                     pending.append(_Group(group.units[:half]))
-                else:  # a single unit is always counted exactly; this is a tokenizer quirk
-                    unit = group.units[0]
-                    pending.extend(
-                        _Group([_Unit(s, e, n, unit.block, False)])
-                        for s, e, n in reversed(self.pieces(unit.start, unit.end, unit.tokens))
-                        if (s, e) != (unit.start, unit.end)
-                    )
                 continue
             if text in seen:
                 continue

@@ -85,8 +85,9 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        get = getattr(self.model, "get_sentence_embedding_dimension", None)
-        return int(get() if get else self.model.get_embedding_dimension())
+        get = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension
+        return int(get())
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text, add_special_tokens=False))

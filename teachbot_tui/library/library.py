@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -543,12 +544,26 @@ class Library:
             return []
         fetch = max(50, k * 5)
         per_document = per_document or max(2, (k + 2) // 3)
+        qv = self.embedder.encode_query(query) if mode in ("hybrid", "vector") else None
+        while True:
+            out, exhausted = self._search_round(query, qv, mode, k, fetch, collection,
+                                                threshold, per_document)
+            # one long document can fill every candidate slot: widen until k or exhausted
+            if len(out) >= k or exhausted or \
+                    fetch >= self.con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]:
+                return out
+            fetch *= 4
+
+    def _search_round(self, query: str, qv: np.ndarray | None, mode: str, k: int, fetch: int,
+                      collection: str | None, threshold: float | None,
+                      per_document: int) -> tuple[list[Hit], bool]:
         fused: dict[int, float] = {}
-        qv = None
-        if mode in ("hybrid", "vector"):
-            qv = self.embedder.encode_query(query)
-            for rank, (cid, _score) in enumerate(self.index.query(qv, fetch if not collection
-                                                                  else fetch * 4)):
+        widen = 4 if collection else 1
+        vector_n = keyword_n = 0
+        if qv is not None:
+            found = self.index.query(qv, fetch * widen)
+            vector_n = len(found)
+            for rank, (cid, _score) in enumerate(found):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         if mode in ("hybrid", "keyword"):
             match = fts_query(query)
@@ -556,13 +571,15 @@ class Library:
                 sql = ("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
                        "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?")
                 try:
-                    rows = self.con.execute(sql, (match, fetch * (4 if collection else 1)))
-                    for rank, (cid,) in enumerate(rows):
-                        fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+                    rows = self.con.execute(sql, (match, fetch * widen)).fetchall()
                 except sqlite3.OperationalError:
-                    pass
+                    rows = []
+                keyword_n = len(rows)
+                for rank, (cid,) in enumerate(rows):
+                    fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        exhausted = max(vector_n, keyword_n) < fetch * widen
         if not fused:
-            return []
+            return [], True
         hits = self._fetch_hits(fused, qv, collection)
         if threshold is not None and qv is not None:
             hits = [h for h in hits if h.score >= threshold]
@@ -579,7 +596,7 @@ class Library:
             out.append(h)
             if len(out) == k:
                 break
-        return out
+        return out, exhausted
 
     def _fetch_hits(self, fused: dict[int, float], qv: np.ndarray | None,
                     collection: str | None) -> list[Hit]:
@@ -642,7 +659,9 @@ def _walk(root: Path, suffixes: frozenset[str]) -> Iterator[tuple[Path, str | No
         yield root, _os_reason(exc)
         return
     if not os.path.isdir(root):
-        if root.suffix.lower() in suffixes:
+        if not stat.S_ISREG(st.st_mode):
+            yield root, "unreadable: not a regular file (a pipe or device)"
+        elif root.suffix.lower() in suffixes:
             yield root, None
         else:
             yield root, f"unsupported: {root.suffix or 'no extension'} files cannot be imported"
@@ -675,10 +694,12 @@ def _walk(root: Path, suffixes: frozenset[str]) -> Iterator[tuple[Path, str | No
                 continue
             if path.suffix.lower() not in suffixes:
                 continue
-            if entry.is_symlink() and not path.exists():
-                try:
-                    path.stat()
-                except OSError as exc:
-                    yield path, _os_reason(exc)
+            try:
+                info = path.stat()
+            except OSError as exc:
+                yield path, _os_reason(exc)
+                continue
+            if not stat.S_ISREG(info.st_mode):  # a pipe or device would block a read
+                yield path, "unreadable: not a regular file (a pipe or device)"
                 continue
             yield path, None

@@ -253,7 +253,7 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 # Bytes that never appear in text (ESC, used by coloured logs, and \f, \b are tolerated).
 _BINARY_BYTES = bytes(b for b in range(32) if b not in (7, 8, 9, 10, 12, 13, 27))
 _SAMPLE = 64 * 1024
-_LEGACY_PREFERRED = ("cp1252", "windows-1252", "latin_1", "iso8859_1", "iso8859_15", "cp1250")
+_AMBIGUOUS_WESTERN = ("mac_", "latin_1", "iso8859_1", "iso8859_15", "cp850", "cp437")
 
 
 def _looks_like_utf16(sample: bytes) -> str | None:
@@ -285,6 +285,7 @@ def _binary_kind(data: bytes) -> str | None:
 
 def _mostly_utf8(data: bytes) -> bool:
     """Valid UTF-8 with a handful of stray bytes (a pasted legacy character) is still UTF-8."""
+    data = data[: 16 * _SAMPLE]
     decoded = data.decode("utf-8", errors="replace")
     bad = decoded.count("\ufffd") - data.count(b"\xef\xbf\xbd")
     multibyte = sum(1 for ch in decoded if ord(ch) > 0x7F and ch != "\ufffd")
@@ -335,19 +336,29 @@ def _legacy_decode(data: bytes) -> tuple[str, str]:
         "not UTF-8 and no text encoding fits; re-save it as UTF-8 text",
     )
     try:
-        best = from_bytes(data).best()
+        matches = list(from_bytes(data))
     except Exception as exc:  # charset-normalizer on pathological input
         raise undecodable from exc
+    best = matches[0] if matches else None
     if best is None or best.chaos > 0.3:
         raise undecodable
+    # Random high bytes "decode" as CJK with no chaos; real text has either ASCII in it
+    # (spaces, digits, newlines) or, given a few lines, words charset-normalizer recognises.
+    sample = data[:_SAMPLE]
+    ascii_share = sum(1 for byte in sample if byte < 0x80) / max(len(sample), 1)
+    if best.coherence == 0 and ascii_share < 0.3 and len(sample) >= 200:
+        raise undecodable
+    # Western text is often scored a near tie between cp1252 and cp1250 or a Mac code page;
+    # teachers' legacy files are overwhelmingly cp1252, so it wins ties and ambiguous picks.
     encoding = best.encoding
-    if encoding not in _LEGACY_PREFERRED[:2]:
-        western = encoding in _LEGACY_PREFERRED or "Latin" in " ".join(best.languages or [])
-        if western or encoding.startswith(("latin", "iso8859", "cp125", "mac")):
-            try:
-                return _check_decoded(data.decode("cp1252")), "cp1252"
-            except UnicodeDecodeError:
-                pass
+    cp1252_close = any(
+        match.encoding == "cp1252" and match.chaos <= best.chaos + 0.1 for match in matches
+    )
+    if encoding != "cp1252" and (cp1252_close or encoding.startswith(_AMBIGUOUS_WESTERN)):
+        try:
+            return _check_decoded(data.decode("cp1252")), "cp1252"
+        except UnicodeDecodeError:
+            pass
     try:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
@@ -927,6 +938,7 @@ def _parse_pptx(data: bytes) -> ParsedDocument:
     )
 
 
+_ODF_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
 _ODF_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
 _ODF_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 _ODF_SKIP_INLINE = frozenset({"note", "annotation", "tracked-changes", "bookmark-ref"})
@@ -944,7 +956,8 @@ def _odf_inline(el: ET.Element) -> str:
         tag = _local(node.tag)
         if node is not el:
             if tag == "s":
-                parts.append(" " * min(int(node.get(f"{{{_ODF_TEXT}}}c", "1") or 1), 100))
+                spaces = node.get(f"{{{_ODF_TEXT}}}c", "1")
+                parts.append(" " * (min(int(spaces), 100) if spaces.isdigit() else 1))
             elif tag in ("tab", "line-break"):
                 parts.append(" ")
         if node is el or tag not in _ODF_SKIP_INLINE:
@@ -975,7 +988,7 @@ def _parse_odt(data: bytes) -> ParsedDocument:
             pass
 
     builder = _Builder()
-    body = next((el for el in root.iter() if _local(el.tag) == "text"), None)
+    body = root.find(f".//{{{_ODF_OFFICE}}}text")
     stack: list[ET.Element] = list(reversed(list(body))) if body is not None else []
     while stack:
         el = stack.pop()
@@ -1021,7 +1034,13 @@ def _pdf_paragraphs(page_text: str) -> list[str]:
         if current:
             ends_sentence = current[-1] in ".!?:;\u201d\"')"
             short = len(current.rsplit("\n", 1)[-1]) < 0.8 * full
-            if (ends_sentence and short) or _PDF_BULLET.match(line):
+            lone_title = (
+                "\n" not in current
+                and len(current) < 0.6 * full
+                and current[-1] not in ".,;:!?-"
+                and (current[0].isupper() or current[0].isdigit())
+            )
+            if (ends_sentence and short) or lone_title or _PDF_BULLET.match(line):
                 paragraphs.append(current)
                 current = line
             elif current.endswith("-") and current[-2:-1].isalpha() and line[:1].islower():
@@ -1192,7 +1211,7 @@ def _read(path: Path, max_bytes: int) -> bytes:
 
 
 def _mb(size: int) -> str:
-    return f"{size / 2**20:.0f} MB" if size >= 2**20 else f"{size / 1024:.0f} KB"
+    return f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size / 1024:.0f} KB"
 
 
 def parse_bytes(data: bytes, suffix: str, max_bytes: int = MAX_FILE_BYTES) -> ParsedDocument:

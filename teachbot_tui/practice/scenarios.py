@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from difflib import get_close_matches
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -63,6 +63,8 @@ CATEGORIES: tuple[str, ...] = (
 SCENARIO_SUFFIXES: tuple[str, ...] = (".yaml", ".yml", ".json")
 WEIGHT_TOLERANCE = 0.01
 BANK_SOURCE = "bank"
+
+SCHEMA: dict[str, Any]  # the scenario JSON Schema; loaded on first access (see __getattr__)
 
 # A JSON path inside a file: keys and list indexes, e.g. ("students", 0, "name").
 JsonPath = tuple[str | int, ...]
@@ -262,8 +264,7 @@ DEFAULT_RUBRIC: tuple[Criterion, ...] = (
             "Loses the class: learning stops, the incident escalates or others are unsafe.",
             "Handles the moment but learning stalls for the others, or there is no plan to "
             "prevent a repeat.",
-            "Keeps the class on task with minimal disruption and a clear, consistent "
-            "expectation.",
+            "Keeps the class on task with minimal disruption and a clear, consistent expectation.",
             "Seamless: the class keeps learning, the response is proportionate, and routines "
             "or plans are adjusted so it is less likely to happen again.",
         ),
@@ -305,11 +306,27 @@ def load_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """The schema with every local ``$ref`` replaced by its definition (the schema has no
+    recursion). jsonschema validates the inlined copy several times faster."""
+    if isinstance(node, list):
+        return [_inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _inline_refs(v, defs) for k, v in node.items() if k not in ("$ref", "$defs")}
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        target = _inline_refs(defs[ref.removeprefix("#/$defs/")], defs)
+        out = {**target, **out}
+    return out
+
+
 @cache
 def _validator() -> Any:
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(load_schema())
+    schema = load_schema()
+    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
 
 
 def __getattr__(name: str) -> Any:
@@ -363,6 +380,12 @@ _SCHEMA_TYPES = {
 }
 
 
+def _close_matches(word: str, options: list[str], n: int = 1, cutoff: float = 0.6) -> list[str]:
+    from difflib import get_close_matches  # only needed when there is an error to explain
+
+    return get_close_matches(word, options, n=n, cutoff=cutoff)
+
+
 def _describe(value: Any) -> str:
     if value is None:
         return "nothing (the value is empty)"
@@ -387,15 +410,17 @@ def _schema_issues(instance: Any) -> Iterator[tuple[JsonPath, str]]:
             present = value if isinstance(value, dict) else {}
             for name in error.validator_value:
                 if name not in present:
-                    yield (*path, name), "required field missing"
+                    yield (*path, name), _MISSING
         elif kind == "additionalProperties":
             allowed = list(error.schema.get("properties", {}))
             for name in value:
                 if name in allowed:
                     continue
-                close = get_close_matches(str(name), allowed, n=1)
-                hint = f"; did you mean '{close[0]}'?" if close else (
-                    f" (allowed: {', '.join(allowed)})"
+                close = _close_matches(str(name), allowed, n=1)
+                hint = (
+                    f"; did you mean '{close[0]}'?"
+                    if close
+                    else (f" (allowed: {', '.join(allowed)})")
                 )
                 yield (*path, name), f"unknown field{hint}"
         elif kind == "type":
@@ -404,13 +429,18 @@ def _schema_issues(instance: Any) -> Iterator[tuple[JsonPath, str]]:
             words = " or ".join(_SCHEMA_TYPES.get(n, n) for n in names)
             yield path, f"must be {words} (got {_describe(value)})"
         elif kind == "enum":
-            options = ", ".join(str(o) for o in error.validator_value)
-            yield path, f"must be one of: {options} (got {_short(value)})"
+            options = [str(o) for o in error.validator_value]
+            close = _close_matches(str(value), options, n=1, cutoff=0.75)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            yield path, f"must be one of: {', '.join(options)} (got {_short(value)}{hint})"
         elif kind == "pattern":
             if path and path[-1] == "id":
-                yield path, (
-                    "must be 3-64 lowercase letters, digits and hyphens, starting with a "
-                    f"letter or digit (got {_short(value)})"
+                yield (
+                    path,
+                    (
+                        "must be 3-64 lowercase letters, digits and hyphens, starting with a "
+                        f"letter or digit (got {_short(value)})"
+                    ),
                 )
             else:
                 yield path, "must not be blank"
@@ -441,14 +471,8 @@ def _rule_issues(obj: Any) -> Iterator[tuple[JsonPath, str]]:
     rubric = obj.get("rubric")
     if not isinstance(rubric, list) or not rubric:
         return
-    weights = [
-        c.get("weight")
-        for c in rubric
-        if isinstance(c, dict)
-    ]
-    numeric = [
-        w for w in weights if isinstance(w, int | float) and not isinstance(w, bool)
-    ]
+    weights = [c.get("weight") for c in rubric if isinstance(c, dict)]
+    numeric = [w for w in weights if isinstance(w, int | float) and not isinstance(w, bool)]
     if len(numeric) == len(rubric) and all(math.isfinite(w) for w in numeric):
         total = sum(numeric)
         if abs(total - 1.0) > WEIGHT_TOLERANCE:
@@ -461,8 +485,9 @@ def _rule_issues(obj: Any) -> Iterator[tuple[JsonPath, str]]:
         if isinstance(name, str):
             key = name.strip().lower()
             if key in names:
-                yield ("rubric", i, "criterion"), (
-                    f"criterion {name!r} appears twice (also rubric[{names[key]}])"
+                yield (
+                    ("rubric", i, "criterion"),
+                    (f"criterion {name!r} appears twice (also rubric[{names[key]}])"),
                 )
             else:
                 names[key] = i
@@ -475,11 +500,15 @@ def _rule_issues(obj: Any) -> Iterator[tuple[JsonPath, str]]:
             if not isinstance(score, int) or isinstance(score, bool):
                 continue
             if score in seen:
-                yield ("rubric", i, "levels", j, "score"), (
-                    f"score {score} appears twice in this criterion (also levels[{seen[score]}])"
+                yield (
+                    ("rubric", i, "levels", j, "score"),
+                    (f"score {score} appears twice in this criterion (also levels[{seen[score]}])"),
                 )
             else:
                 seen[score] = j
+
+
+_MISSING = "required field missing"
 
 
 def _issues(obj: Any) -> list[tuple[JsonPath, str]]:
@@ -487,7 +516,19 @@ def _issues(obj: Any) -> list[tuple[JsonPath, str]]:
     for issue in (*_schema_issues(obj), *_rule_issues(obj)):
         if issue not in found:
             found.append(issue)
-    return found
+    # A misspelt field shows up twice: as an unknown field and as a missing one. Report it
+    # once, on the misspelt key's own line.
+    missing = {path for path, message in found if message == _MISSING}
+    merged: list[tuple[JsonPath, str]] = []
+    for path, message in found:
+        match = re.search(r"did you mean '([^']+)'", message)
+        if match and (*path[:-1], match.group(1)) in missing:
+            missing.discard((*path[:-1], match.group(1)))
+            message = (
+                f"unknown field; did you mean '{match.group(1)}'? ({match.group(1)} is required)"
+            )
+        merged.append((path, message))
+    return [(path, message) for path, message in merged if message != _MISSING or path in missing]
 
 
 def _errors(
@@ -509,7 +550,9 @@ def _errors(
         full = (*prefix, *rel)
         # A missing field has no line of its own: it is reported on its parent's line.
         line = _line_for(lines, full)
-        ranked.append((line or 0, -len(full), ScenarioError(path, line, format_path(full), message)))
+        ranked.append(
+            (line or 0, -len(full), ScenarioError(path, line, format_path(full), message))
+        )
     ranked.sort(key=lambda item: (item[0], item[1]))
     return [item[2] for item in ranked]
 
@@ -585,6 +628,10 @@ def validate_object(obj: dict, path: str = "<draft>", lines: dict | None = None)
 
 
 def _yaml_lines(node: yaml.Node, path: JsonPath, lines: LineMap, dupes: list[JsonPath]) -> None:
+    if len(path) > 50:  # a recursive alias (&a [*a]) or absurd nesting: no scenario is this deep
+        raise ScenarioError(
+            "", node.start_mark.line + 1, format_path(path[:3]), "nested too deeply"
+        )
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -607,13 +654,30 @@ def _yaml_lines(node: yaml.Node, path: JsonPath, lines: LineMap, dupes: list[Jso
             _yaml_lines(item, child, lines, dupes)
 
 
+_YAML_HINTS = {
+    "mapping values are not allowed": "put quotes around a value that contains ': '",
+    "cannot start any token": "indent with spaces, not tabs, and quote values starting with @ or `",
+    "could not find expected ':'": "check the indentation, or quote a value that spans lines",
+    "did not find expected key": "check the indentation of this and the line before",
+    "did not find expected '-' indicator": "list items must line up under each other",
+}
+
+
 def _syntax_message(exc: yaml.MarkedYAMLError) -> str:
     parts = [p for p in (exc.context, exc.problem) if p]
-    return "YAML syntax error: " + ("; ".join(parts) if parts else "cannot parse")
+    message = "YAML syntax error: " + ("; ".join(parts) if parts else "cannot parse")
+    for needle, hint in _YAML_HINTS.items():
+        if needle in message:
+            return f"{message} ({hint})"
+    return message
+
+
+# libyaml's loader is about ten times faster and keeps line marks; fall back when absent.
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _read_yaml(text: str, label: str) -> tuple[Any, LineMap, list[ScenarioError]]:
-    loader = yaml.SafeLoader(text)
+    loader = _YamlLoader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -628,7 +692,10 @@ def _read_yaml(text: str, label: str) -> tuple[Any, LineMap, list[ScenarioError]
     lines: LineMap = {}
     dupes: list[JsonPath] = []
     if node is not None:
-        _yaml_lines(node, (), lines, dupes)
+        try:
+            _yaml_lines(node, (), lines, dupes)
+        except ScenarioError as exc:
+            raise ScenarioError(label, exc.line, exc.field, exc.message) from None
     problems = [
         ScenarioError(label, lines.get(d), format_path(d), "field appears twice; keep only one")
         for d in dupes
@@ -647,7 +714,7 @@ def _read_json(text: str, label: str) -> tuple[Any, LineMap, list[ScenarioError]
     # Valid JSON is (nearly always) valid YAML, and PyYAML's nodes carry line marks. Tabs
     # cannot occur inside valid JSON strings, so turning them into spaces keeps lines intact.
     try:
-        node = yaml.compose(text.replace("\t", " "), Loader=yaml.SafeLoader)
+        node = yaml.compose(text.replace("\t", " "), Loader=_YamlLoader)
     except yaml.YAMLError:
         node = None
     if node is not None:

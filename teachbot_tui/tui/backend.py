@@ -8,6 +8,7 @@ the app runs after its first paint.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -170,6 +171,8 @@ class Backend:
         self.embedder = Loadable("embedder")
         self._store: ConversationStore | None = None
         self._engine_lock = threading.Lock()
+        self._assistant: Any = None
+        self._assistant_key: tuple[int, int, int] | None = None
 
     # -- conversations (main thread) -------------------------------------------------------
     @property
@@ -195,10 +198,8 @@ class Backend:
                 self.engine.finish(error=f"the model could not be loaded: {_one_line(exc)}")
                 return
             if old is not None and old is not engine and hasattr(old, "close"):
-                try:
+                with contextlib.suppress(Exception):
                     old.close()
-                except Exception:  # noqa: BLE001
-                    pass
             self.engine.finish(engine)
 
     def reload_engine(self, progress: Progress) -> None:
@@ -237,24 +238,27 @@ class Backend:
         self.library.reset()
         self.embedder.reset()
         if old is not None and hasattr(old, "close"):
-            try:
+            with contextlib.suppress(Exception):
                 old.close()
-            except Exception:  # noqa: BLE001
-                pass
         self.load_library()
 
     def assistant(self) -> Any:
-        return self.assistant_factory(self.engine.value, self.library.value, self.settings)
+        """One assistant per (engine, library, settings): it keeps what it sent, so the
+        next turn's prompt shares its prefix with this one (llama.cpp's KV cache)."""
+        key = (id(self.engine.value), id(self.library.value), id(self.settings))
+        if self._assistant is None or self._assistant_key != key:
+            self._assistant = self.assistant_factory(self.engine.value, self.library.value,
+                                                     self.settings)
+            self._assistant_key = key
+        return self._assistant
 
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
         lib = self.library.value
         if lib is not None and hasattr(lib, "close"):
-            try:
+            with contextlib.suppress(Exception):
                 lib.close()
-            except Exception:  # noqa: BLE001
-                pass
 
 
 def _one_line(exc: BaseException) -> str:

@@ -99,6 +99,16 @@ def safe_line(text: object, limit: int | None = None) -> str:
     return s
 
 
+def storable(text: str) -> str:
+    """``text`` with lone surrogates replaced, so it can be written as UTF-8 (SQLite, files).
+    Unlike :func:`safe_text` it keeps everything else exactly: stored text stays the data."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
 def literal(text: object, style: str = "") -> Content:
     """A ``Content`` showing ``text`` exactly as written (no markup, no escapes)."""
     from textual.content import Content

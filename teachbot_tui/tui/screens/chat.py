@@ -25,7 +25,7 @@ from textual.widgets import Button, Footer, Markdown, Static
 
 from ...engine.base import Cancel
 from ..keys import bindings
-from ..text import literal_line, safe_line, safe_text
+from ..text import literal_line, safe_line, safe_text, storable
 from ..widgets.conversations import ConversationList
 from ..widgets.message import MessageView
 from ..widgets.nav import NavBar
@@ -310,7 +310,7 @@ class ChatScreen(Screen[None]):
 
     async def ask(self, text: str) -> None:
         """Send a question (what Enter does)."""
-        question = text.strip()
+        question = storable(text.strip())
         if not question:
             return
         if self.job is not None:
@@ -424,7 +424,7 @@ class ChatScreen(Screen[None]):
                 view.set_notice(event.text, "$warning") if event.text else view.set_notice("")
                 view.set_sources(job.sources, job.no_context)
         elif event.kind == "piece":
-            job.text += event.text
+            job.text += storable(event.text)
             view.text = job.text
             if alive and job.stream is not None:
                 if view._notice and not view._notice.startswith("Library search failed"):

@@ -40,6 +40,10 @@ class ConversationList(OptionList):
         if target in self.ids:
             self.highlighted = self.ids.index(target)
 
+    def on_focus(self) -> None:
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
+
     @property
     def highlighted_id(self) -> int | None:
         if self.highlighted is None or not (0 <= self.highlighted < len(self.ids)):

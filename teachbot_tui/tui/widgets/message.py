@@ -18,13 +18,13 @@ from .sources import SourcesList
 FENCE_RE = re.compile(r"^(```+|~~~+)[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
 STATUS_NOTES = {
+    "streaming": "writing…",
     "stopped": "stopped",
     "interrupted": "interrupted (teachbot was closed while writing)",
     "error": "error",
 }
 
-NO_CONTEXT = ("No relevant documents found in your library: this answer comes from the "
-              "model's general knowledge.")
+NO_CONTEXT = "No relevant documents found in your library for this question."
 
 
 def code_blocks(markdown: str) -> list[str]:
@@ -69,10 +69,11 @@ class MessageView(Vertical, can_focus=True):
         parts: list[str | tuple[str, str]] = [(who, "bold")]
         note = STATUS_NOTES.get(self.status)
         if note:
-            style = "$error" if self.status == "error" else "$warning"
+            style = {"error": "$error", "streaming": "$text-muted"}.get(self.status, "$warning")
             parts.append(("  · " + note, style))
         if self.role == "assistant" and self.sources:
-            parts.append((f"  · {len(self.sources)} sources", "$text-muted"))
+            n = len(self.sources)
+            parts.append((f"  · {n} source{'s' if n != 1 else ''}", "$text-muted"))
         return Content.assemble(*parts)
 
     def _sync_visibility(self) -> None:

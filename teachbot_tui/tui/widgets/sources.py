@@ -13,17 +13,22 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from ..keys import bindings
-from ..text import safe_line
+from ..text import safe_line, storable
+
+SOURCE_KEYS = ("n", "path", "page", "heading", "snippet", "score", "chunk_id", "cited")
 
 
 def source_dict(source: Any) -> dict[str, Any]:
-    """A source (the Assistant's ``Source`` or a stored dict) as a plain dict."""
+    """A source (the Assistant's ``Source`` or a stored dict) as a plain dict of the fields
+    shown and stored (not the passage's full text: that is one key away, in the library)."""
     if isinstance(source, dict):
-        return dict(source)
-    if dataclasses.is_dataclass(source) and not isinstance(source, type):
-        return dataclasses.asdict(source)
-    keys = ("n", "path", "page", "heading", "snippet", "score", "chunk_id", "cited")
-    return {k: getattr(source, k, None) for k in keys}
+        data = dict(source)
+    elif dataclasses.is_dataclass(source) and not isinstance(source, type):
+        data = dataclasses.asdict(source)
+    else:
+        data = {k: getattr(source, k, None) for k in SOURCE_KEYS}
+    return {k: storable(v) if isinstance(v, str) else v
+            for k, v in ((k, data.get(k)) for k in SOURCE_KEYS)}
 
 
 def short_path(path: str) -> str:
@@ -91,8 +96,12 @@ class SourcesList(OptionList):
         self.set_options(Option(source_content(s), id=f"s{i}")
                          for i, s in enumerate(self.sources))
 
+    def on_focus(self) -> None:
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
+
     def action_open(self) -> None:
-        index = self.highlighted
+        index = self.highlighted if self.highlighted is not None else 0
         if index is not None and 0 <= index < len(self.sources):
             self.post_message(self.OpenPassage(self.sources[index]))
 

@@ -24,9 +24,10 @@ class StatusBar(Horizontal):
     """Shows what the app is doing in the background (one per screen, fed by the app)."""
 
     DEFAULT_CSS = """
-    StatusBar { height: 1; dock: bottom; background: $panel; padding: 0 1; }
+    StatusBar { height: 1; background: $panel; padding: 0 1; }
     StatusBar > #status-model { width: auto; }
-    StatusBar > ProgressBar { width: 26; margin: 0 1; }
+    StatusBar > ProgressBar { width: auto; margin: 0 1; }
+    StatusBar > ProgressBar > Bar { width: 16; }
     StatusBar > #status-library { width: 1fr; }
     """
 

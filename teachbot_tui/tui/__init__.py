@@ -1,0 +1,1 @@
+"""The Textual app (``teachbot`` with no arguments). Build it with ``app.make_app``."""

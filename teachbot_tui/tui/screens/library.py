@@ -1,0 +1,360 @@
+"""The library screen: collections and documents, import a folder with progress, sync, remove."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Input, ProgressBar, Static
+from textual.worker import get_current_worker
+
+from ...engine.base import Cancel
+from ..keys import bindings
+from ..text import safe_line, safe_text
+from ..widgets.nav import NavBar
+from ..widgets.path_input import PathInput
+from ..widgets.sources import short_path
+from ..widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from ..app import TeachbotApp
+
+ALL = "\x00all"  # row key of "All documents" (cannot be a collection name)
+PROGRESS_EVERY_S = 0.1
+
+
+def cell(text: object, limit: int | None = None) -> Text:
+    """A DataTable cell that is always literal text (DataTable parses str as markup)."""
+    return Text(safe_line(text, limit=limit), no_wrap=True, overflow="ellipsis")
+
+
+def progress_line(p: Any) -> str:
+    if p.phase == "scan":
+        return f"Scanning for files… {p.files_total or ''}".rstrip()
+    parts = [f"{p.files_done}/{p.files_total} files", f"{p.chunks_done} chunks"]
+    if p.chunks_per_s:
+        parts.append(f"{p.chunks_per_s:.0f} chunks/s")
+    if p.eta_s is not None and p.phase != "done":
+        parts.append(f"ETA {p.eta_s:.0f} s")
+    if p.current and p.phase != "done":
+        parts.append(Path(p.current).name)
+    return " · ".join(parts)
+
+
+def report_content(report: Any, what: str = "Import") -> Content:
+    """The end-of-import report: counts, then every failed file with its reason."""
+    summary = (f"{what} finished in {report.seconds:.1f} s: {report.added} added, "
+               f"{report.updated} updated, {report.unchanged} unchanged (skipped), "
+               f"{report.removed} removed, {report.moved} moved, "
+               f"{len(report.failed)} failed · {report.chunks_added} new chunks")
+    parts: list[str | tuple[str, str]] = [(summary, "bold")]
+    if report.failed:
+        parts.append(("\n\nFailed files (the rest of the import went on):", "bold $error"))
+        for f in report.failed:
+            parts.append(("\n  " + safe_line(short_path(f.path), limit=120), "$error"))
+            parts.append("\n      " + safe_line(f.reason, limit=300))
+    return Content.assemble(*parts)
+
+
+class ImportUpdate(Message):
+    def __init__(self, progress: Any) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class LibraryScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = bindings("library")
+
+    def __init__(self) -> None:
+        super().__init__(id="library-screen")
+        self.cancel: Cancel | None = None
+        self.collection: str | None = None
+        self.documents: list[Any] = []
+        self.collections: list[Any] = []
+        self.last_report: Any = None
+
+    @property
+    def tapp(self) -> TeachbotApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield NavBar("library")
+        with Horizontal(id="library-main"):
+            with Vertical(id="collections-pane"):
+                yield Static(Content.styled("Collections", "bold"), classes="pane-title")
+                yield DataTable(id="collections", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="documents-pane"):
+                yield Static(Content.styled("Documents", "bold"), classes="pane-title",
+                             id="documents-title")
+                yield DataTable(id="documents", cursor_type="row", zebra_stripes=True)
+        with Vertical(id="import-panel"):
+            with Horizontal(id="import-row"):
+                yield PathInput(id="import-path", dirs_only=False,
+                                placeholder="Folder or file to import, e.g. ~/Documents/lessons"
+                                            "  (Tab completes)")
+                yield Input(id="import-collection", placeholder="Collection (optional)")
+                yield Button("Import", id="import-button", variant="primary", compact=True)
+                yield Button("Sync all", id="sync-button", compact=True)
+            with Horizontal(id="import-progress"):
+                yield ProgressBar(total=None, show_eta=False, id="import-bar")
+                yield Static("", id="import-status")
+                yield Button("Cancel", id="cancel-button", variant="error", compact=True)
+            with VerticalScroll(id="import-report"):
+                yield Static("", id="import-report-text")
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        cols = self.query_one("#collections", DataTable)
+        cols.add_column("Collection", key="name", width=22)
+        cols.add_column("Docs", key="docs")
+        cols.add_column("Chunks", key="chunks")
+        docs = self.query_one("#documents", DataTable)
+        docs.add_column("Document", key="path", width=34)
+        docs.add_column("Collection", key="collection")
+        docs.add_column("Format", key="format")
+        docs.add_column("Chunks", key="chunks")
+        docs.add_column("Imported", key="imported")
+        self.query_one("#import-progress").display = False
+        self.query_one("#import-report").display = False
+        self.query_one("#import-path", Input).focus()
+        self.refresh_lists()
+
+    def on_screen_resume(self) -> None:
+        self.tapp.refresh_status()
+        self.refresh_lists()
+
+    # -- lists -----------------------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self.refresh_lists()
+
+    @work(thread=True, group="library-lists", exclusive=True, exit_on_error=False)
+    def refresh_lists(self) -> None:
+        from ..backend import one_line
+
+        backend = self.tapp.backend
+        backend.library.wait(timeout=30)
+        lib = backend.library.value
+        if lib is None:
+            self.app.call_from_thread(self._show_message,
+                                      f"The library is not available: {backend.library.error}",
+                                      True)
+            return
+        try:
+            collections = lib.collections()
+            documents = lib.documents(self.collection)
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self._show_message, one_line(exc), True)
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._fill, collections, documents)
+
+    def _fill(self, collections: list[Any], documents: list[Any]) -> None:
+        self.collections, self.documents = collections, documents
+        cols = self.query_one("#collections", DataTable)
+        cols.clear()
+        total_docs = sum(c.documents for c in collections)
+        total_chunks = sum(c.chunks for c in collections)
+        cols.add_row(cell("All documents"), total_docs, total_chunks, key=ALL)
+        for c in collections:
+            cols.add_row(cell(c.name, 40), c.documents, c.chunks, key=c.name)
+        keys = [ALL] + [c.name for c in collections]
+        target = self.collection if self.collection in keys else ALL
+        cols.move_cursor(row=keys.index(target), animate=False)
+        docs = self.query_one("#documents", DataTable)
+        docs.clear()
+        for d in documents:
+            docs.add_row(cell(short_path(d.path), 200), cell(d.collection, 30),
+                         cell(d.format, 10), d.chunks, cell((d.imported_at or "")[:10], 10),
+                         key=d.path)
+        where = "all collections" if self.collection is None else f"“{self.collection}”"
+        title = (f"Documents in {safe_line(where, limit=60)}: {len(documents)}" if documents
+                 else "No documents yet: type a folder below and press Enter to import it")
+        self.query_one("#documents-title", Static).update(Content.styled(title, "bold"))
+
+    @on(DataTable.RowHighlighted, "#collections")
+    def _on_collection(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value if event.row_key is not None else ALL
+        new = None if key == ALL else key
+        if new != self.collection:
+            self.collection = new
+            self.refresh_lists()
+
+    # -- import and sync -------------------------------------------------------------------
+    @on(Input.Submitted, "#import-path")
+    @on(Input.Submitted, "#import-collection")
+    @on(Button.Pressed, "#import-button")
+    def _on_import(self, event: Message) -> None:
+        event.stop()
+        self.action_import_folder()
+
+    @on(Button.Pressed, "#sync-button")
+    def _on_sync(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_sync()
+
+    @on(Button.Pressed, "#cancel-button")
+    def _on_cancel(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_cancel_import()
+
+    @property
+    def busy(self) -> bool:
+        return self.cancel is not None
+
+    def action_import_folder(self) -> None:
+        raw = self.query_one("#import-path", Input).value.strip()
+        if not raw:
+            self.query_one("#import-path", Input).focus()
+            self._show_message("Type the folder (or file) to import, then press Enter.")
+            return
+        path = Path(raw).expanduser()
+        if not path.exists():
+            self._show_message(f"{path}: no such file or folder; check the path (Tab completes).",
+                               True)
+            return
+        collection = self.query_one("#import-collection", Input).value.strip() or None
+        self._start("Import", path, collection)
+
+    def action_sync(self) -> None:
+        self._start("Sync", None, None)
+
+    def _start(self, what: str, path: Path | None, collection: str | None) -> None:
+        if self.busy:
+            self._show_message("An import is running: wait for it or press Esc to cancel it.")
+            return
+        self.cancel = Cancel()
+        self.query_one("#import-progress").display = True
+        bar = self.query_one("#import-bar", ProgressBar)
+        bar.update(total=None, progress=0)
+        self.query_one("#import-status", Static).update(
+            Content(f"{what}: starting (the first import loads the embedder)…"))
+        self.query_one("#import-report").display = False
+        self.run_import(what, path, collection, self.cancel)
+
+    @work(thread=True, group="library-import", exclusive=True, exit_on_error=False)
+    def run_import(self, what: str, path: Path | None, collection: str | None,
+                   cancel: Cancel) -> None:
+        from ..backend import one_line
+
+        backend = self.tapp.backend
+        backend.library.wait(timeout=60)
+        lib = backend.library.value
+        last = [0.0]
+
+        def progress(p: Any) -> None:
+            now = time.monotonic()
+            if now - last[0] >= PROGRESS_EVERY_S or p.phase == "done":
+                last[0] = now
+                self.post_message(ImportUpdate(p))
+
+        try:
+            if lib is None:
+                raise RuntimeError(backend.library.error or "the library is not open")
+            if path is None:
+                report = lib.sync(progress=progress, cancel=cancel)
+            else:
+                report = lib.import_paths([path], collection=collection, progress=progress,
+                                          cancel=cancel)
+        except Exception as exc:  # noqa: BLE001 - LibraryBusy, LibraryError, OSError...
+            self.app.call_from_thread(self._done, what, None, one_line(exc))
+            return
+        self.app.call_from_thread(self._done, what, report, None)
+        summary = self.tapp.library_summary()
+        from ..app import LibraryState
+
+        ready = " · search ready" if backend.embedder.ready else ""
+        self.app.post_message(LibraryState(summary + ready))
+
+    def on_import_update(self, message: ImportUpdate) -> None:
+        p = message.progress
+        bar = self.query_one("#import-bar", ProgressBar)
+        if p.phase == "scan" or not p.files_total:
+            bar.update(total=None)
+        else:
+            bar.update(total=p.files_total, progress=p.files_done)
+        self.query_one("#import-status", Static).update(Content(safe_line(progress_line(p))))
+
+    def _done(self, what: str, report: Any, error: str | None) -> None:
+        cancelled = self.cancel is not None and self.cancel.is_set
+        self.cancel = None
+        self.query_one("#import-progress").display = False
+        if error:
+            self._show_message(f"{what} failed: {error}", True)
+        else:
+            self.last_report = report
+            content = report_content(report, what)
+            if cancelled:
+                content = Content.assemble(("Cancelled: what was imported is kept.\n", "$warning"),
+                                           content)
+            self._show_report(content)
+            if what == "Import":
+                self.query_one("#import-path", Input).value = ""
+        self.refresh_lists()
+
+    def action_cancel_import(self) -> None:
+        if self.cancel is not None:
+            self.cancel.set()
+            self.query_one("#import-status", Static).update(Content("Cancelling…"))
+
+    def _show_report(self, content: Content) -> None:
+        self.query_one("#import-report").display = True
+        self.query_one("#import-report-text", Static).update(content)
+
+    def _show_message(self, text: str, error: bool = False) -> None:
+        self._show_report(Content.styled(safe_text(text), "$error" if error else ""))
+
+    # -- remove ----------------------------------------------------------------------------
+    def action_remove_selected(self) -> None:
+        from .dialogs import ConfirmDialog
+
+        focused = self.focused
+        docs = self.query_one("#documents", DataTable)
+        cols = self.query_one("#collections", DataTable)
+        if focused is cols and self.collection is not None:
+            name = self.collection
+            question = (f"Remove the collection “{safe_line(name, limit=60)}” and all its "
+                        "documents from the library? (Your files are not touched.)")
+            self.app.push_screen(ConfirmDialog(question, confirm="Remove"),
+                                 lambda ok: ok and self.remove("collection", name))
+            return
+        if not self.documents or docs.cursor_row < 0:
+            self._show_message("Select a document (or a collection) to remove.")
+            return
+        doc = self.documents[min(docs.cursor_row, len(self.documents) - 1)]
+        question = (f"Remove “{safe_line(short_path(doc.path), limit=80)}” from the library? "
+                    "(The file itself is not touched.)")
+        self.app.push_screen(ConfirmDialog(question, confirm="Remove"),
+                             lambda ok: ok and self.remove("document", doc.path))
+
+    @work(thread=True, group="library-import", exclusive=True, exit_on_error=False)
+    def remove(self, kind: str, target: str) -> None:
+        from ..backend import one_line
+
+        lib = self.tapp.backend.library.value
+        try:
+            if lib is None:
+                raise RuntimeError("the library is not open")
+            if kind == "collection":
+                n = lib.remove_collection(target)
+                msg = f"Removed the collection {safe_line(target)} ({n} documents)."
+            else:
+                lib.remove_document(target)
+                msg = f"Removed {safe_line(short_path(target))}."
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self._show_message, f"Could not remove: {one_line(exc)}",
+                                      True)
+            return
+        if kind == "collection":
+            self.collection = None
+        self.app.call_from_thread(self._show_message, msg)
+        self.app.call_from_thread(self.refresh_lists)

@@ -1,0 +1,241 @@
+"""Models & settings: pick or add a model, tune answers and retrieval, pick a theme.
+
+Everything is saved to config.toml through ``config.save`` (only what changed, so an
+environment override is never written to the file) and applied at once: a new model or
+context size reloads the model in the background.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Select, Static, TextArea
+
+from ...config import RETRIEVAL_MODES, ConfigError, Settings
+from ..keys import bindings
+from ..text import safe_line, safe_text
+from ..widgets.nav import NavBar
+from ..widgets.path_input import PathInput
+from ..widgets.status import StatusBar
+
+if TYPE_CHECKING:
+    from ..app import TeachbotApp
+
+# field -> (label, hint)
+FIELDS: dict[str, tuple[str, str]] = {
+    "gpu_layers": ("GPU layers", '"auto" offloads every layer when a GPU is available; 0 = CPU'),
+    "n_ctx": ("Context size", "tokens the model sees at once (question, passages, history)"),
+    "threads": ("CPU threads", "0 = one per core"),
+    "temperature": ("Temperature", "0 = the same answer every time; higher = more varied"),
+    "max_tokens": ("Longest answer", "tokens; this much of the context is kept for the answer"),
+    "retrieval_k": ("Passages per answer", "how many passages from your documents are used"),
+    "retrieval_threshold": ("Relevance threshold", "0..1; passages less similar are left out"),
+}
+
+
+def model_label(entry: Any) -> Text:
+    bits = [entry.architecture, f"{entry.context_length} ctx"]
+    if getattr(entry, "builtin", False):
+        bits.append("bundled")
+    if not entry.exists:
+        bits.append("MISSING FILE")
+    return Text(f"{safe_line(entry.name)}  ({', '.join(bits)})")
+
+
+class SettingsScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = bindings("settings")
+
+    def __init__(self) -> None:
+        super().__init__(id="settings-screen")
+
+    @property
+    def tapp(self) -> TeachbotApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        s: Settings = self.tapp.settings
+        yield NavBar("settings")
+        with VerticalScroll(id="settings-form"):
+            yield Static(Content.styled("Chat model", "bold $accent"), classes="section")
+            with Horizontal(classes="field"):
+                yield Static(Content("Model"), classes="label")
+                yield Select[str]([(Text(s.chat_model), s.chat_model)], value=s.chat_model,
+                                  allow_blank=False, id="chat_model")
+            with Horizontal(classes="field"):
+                yield Static(Content("Add a GGUF"), classes="label")
+                yield PathInput(id="model-path", suffixes=(".gguf",),
+                                placeholder="path to a .gguf file (Tab completes)")
+                yield Input(id="model-name", placeholder="name (optional)", classes="short")
+                yield Button("Add model", id="add-model", compact=True)
+            for key in ("gpu_layers", "n_ctx", "threads", "temperature", "max_tokens"):
+                yield from self._field(key, str(getattr(s, key)))
+            with Horizontal(classes="field tall"):
+                yield Static(Content("System prompt"), classes="label")
+                yield TextArea(s.system_prompt, id="system_prompt", soft_wrap=True)
+            yield Static(Content.styled("Retrieval", "bold $accent"), classes="section")
+            for key in ("retrieval_k", "retrieval_threshold"):
+                yield from self._field(key, str(getattr(s, key)))
+            with Horizontal(classes="field"):
+                yield Static(Content("Search mode"), classes="label")
+                yield Select[str]([(Text(m), m) for m in RETRIEVAL_MODES],
+                                  value=s.retrieval_mode, allow_blank=False, id="retrieval_mode")
+                yield Static(Content("hybrid = meaning + keywords"), classes="hint")
+            yield Static(Content.styled("Appearance", "bold $accent"), classes="section")
+            with Horizontal(classes="field"):
+                yield Static(Content("Theme"), classes="label")
+                themes = sorted(self.app.available_themes)
+                value = s.theme if s.theme in themes else self.app.theme
+                yield Select[str]([(Text(t), t) for t in themes], value=value,
+                                  allow_blank=False, id="theme")
+            with Horizontal(id="settings-actions"):
+                yield Button("Save", id="save", variant="primary", compact=True)
+                yield Static("", id="settings-message")
+        yield StatusBar()
+        yield Footer()
+
+    def _field(self, key: str, value: str) -> ComposeResult:
+        label, hint = FIELDS[key]
+        with Horizontal(classes="field"):
+            yield Static(Content(label), classes="label")
+            yield Input(value, id=key, classes="short")
+            yield Static(Content(hint), classes="hint")
+
+    def on_mount(self) -> None:
+        self.load_models()
+
+    def on_screen_resume(self) -> None:
+        self.tapp.refresh_status()
+
+    # -- models ----------------------------------------------------------------------------
+    @work(thread=True, group="models", exclusive=True, exit_on_error=False)
+    def load_models(self, select: str | None = None) -> None:
+        from ...registry import ModelRegistry
+
+        try:
+            entries = ModelRegistry(self.tapp.paths).list()
+        except Exception as exc:  # noqa: BLE001
+            from ..backend import one_line
+
+            self.app.call_from_thread(self.show_message, f"Models: {one_line(exc)}", True)
+            return
+        self.app.call_from_thread(self._fill_models, entries, select)
+
+    def _fill_models(self, entries: list[Any], select: str | None) -> None:
+        box = self.query_one("#chat_model", Select)
+        current = select or self.tapp.settings.chat_model
+        options = [(model_label(e), e.name) for e in entries]
+        if current not in [e.name for e in entries]:
+            options.append((Text(f"{safe_line(current)}  (not registered)"), current))
+        box.set_options(options)
+        box.value = current
+        label = next((text for text, name in options if name == current), None)
+        if label is not None:  # Select does not redraw its label when the value is unchanged
+            with contextlib.suppress(Exception):
+                from textual.widgets._select import SelectCurrent
+
+                box.query_one(SelectCurrent).update(label)
+
+    @on(Button.Pressed, "#add-model")
+    @on(Input.Submitted, "#model-path")
+    @on(Input.Submitted, "#model-name")
+    def _on_add(self, event: Any) -> None:
+        event.stop()
+        self.action_add_model()
+
+    def action_add_model(self) -> None:
+        path = self.query_one("#model-path", Input).value.strip()
+        if not path:
+            self.query_one("#model-path", Input).focus()
+            self.show_message("Type the path of a .gguf file to add (Tab completes).")
+            return
+        name = self.query_one("#model-name", Input).value.strip() or None
+        self.add_model(path, name)
+
+    @work(thread=True, group="models", exclusive=True, exit_on_error=False)
+    def add_model(self, path: str, name: str | None) -> None:
+        from pathlib import Path
+
+        from ...registry import ModelRegistry, RegistryError
+
+        try:
+            entry = ModelRegistry(self.tapp.paths).add(Path(path).expanduser(), name=name)
+        except RegistryError as exc:
+            self.app.call_from_thread(self.show_message, str(exc), True)
+            return
+        except OSError as exc:
+            self.app.call_from_thread(self.show_message, f"{path}: {exc.strerror or exc}", True)
+            return
+        self.app.call_from_thread(self._added, entry.name)
+
+    def _added(self, name: str) -> None:
+        self.query_one("#model-path", Input).value = ""
+        self.query_one("#model-name", Input).value = ""
+        self.show_message(f"Added model {name}. Save to use it.")
+        self.load_models(select=name)
+
+    # -- saving ----------------------------------------------------------------------------
+    def form_values(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for key in FIELDS:
+            values[key] = self.query_one(f"#{key}", Input).value.strip()
+        values["system_prompt"] = self.query_one("#system_prompt", TextArea).text
+        for key in ("chat_model", "retrieval_mode", "theme"):
+            value = self.query_one(f"#{key}", Select).value
+            if isinstance(value, str):
+                values[key] = value
+        return values
+
+    def changes(self) -> dict[str, Any]:
+        current = self.tapp.settings
+        out: dict[str, Any] = {}
+        for key, raw in self.form_values().items():
+            old = getattr(current, key)
+            if isinstance(old, (int, float)) and not isinstance(old, bool):
+                try:
+                    value: Any = type(old)(raw)
+                except ValueError:
+                    raise ConfigError(f"{FIELDS.get(key, (key,))[0]}: {raw!r} is not a number"
+                                      ) from None
+            else:
+                value = raw
+            if value != old:
+                out[key] = value
+        return out
+
+    def action_save(self) -> None:
+        from ... import config
+
+        try:
+            changes = self.changes()
+            if not changes:
+                self.show_message("Nothing changed.")
+                return
+            new = config.save(changes, self.tapp.paths)
+        except ConfigError as exc:
+            self.show_message(f"Not saved: {exc}", True)
+            return
+        except OSError as exc:
+            self.show_message(f"Not saved: {exc.strerror or exc} ({self.tapp.paths.config_file})",
+                              True)
+            return
+        reloaded = self.tapp.apply_settings(new)
+        note = f"; reloading the {' and '.join(reloaded)}" if reloaded else ""
+        self.show_message(f"Saved {', '.join(sorted(changes))} to "
+                          f"{self.tapp.paths.config_file}{note}.")
+
+    @on(Button.Pressed, "#save")
+    def _on_save(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_save()
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.query_one("#settings-message", Static).update(
+            Content.styled(safe_text(text), "$error" if error else "$success"))

@@ -1,0 +1,100 @@
+"""Shared fixtures. Every test runs offline (a socket guard, in-process and in subprocesses)
+with its own TEACHBOT_HOME."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from teachbot_tui import offline
+
+offline.enforce()
+
+ROOT = Path(__file__).resolve().parent.parent
+GUARD = Path(__file__).resolve().parent / "guard"
+VENV_BIN = Path(sys.executable).parent
+
+
+class NetworkAttempt(OSError):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise NetworkAttempt(f"network connection to {address!r} attempted in a test")
+        return real(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh TEACHBOT_HOME for this test."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("TEACHBOT_HOME", str(h))
+    for key in list(os.environ):
+        if key.startswith("TEACHBOT_") and key != "TEACHBOT_HOME":
+            monkeypatch.delenv(key)
+    return h
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEACHBOT_")}
+    env["TEACHBOT_HOME"] = str(home)
+    env["PYTHONPATH"] = str(GUARD) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def run_cli(home: Path, *args: str, check: bool = False, timeout: float = 300,
+            prog: str = "teachbot", input: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script in a subprocess, under the network guard."""
+    proc = subprocess.run(
+        [str(VENV_BIN / prog), *args], capture_output=True, text=True, env=cli_env(home),
+        timeout=timeout, input=input,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{prog} {' '.join(args)} failed ({proc.returncode}):\n"
+                             f"{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def can_unshare_net() -> bool:
+    try:
+        return subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Iterator[object]:
+    """The real default embedder (all-MiniLM-L6-v2), loaded once per test session."""
+    from teachbot_tui import defaults
+    from teachbot_tui.library.embedder import Embedder
+
+    emb = Embedder(defaults.embedder_path())
+    _ = emb.model
+    yield emb
+    emb.close()
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[object]:
+    """The real default chat model (SmolLM2-135M Q4_1) through the engine, loaded once."""
+    from teachbot_tui import defaults
+    from teachbot_tui.engine.llama import LlamaEngine
+
+    eng = LlamaEngine(defaults.chat_model_path(), n_ctx=2048, n_threads=2, name="default")
+    yield eng
+    eng.close()
