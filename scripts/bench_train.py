@@ -8,7 +8,7 @@ the time to export the trained run to GGUF.
 Throughput is real (non-padding) tokens per second of the training loop only (model loading
 excluded). Each side is run ``--repeat`` times and its best run kept: these machines are
 shared and noisy. The data are synthetic chat records whose replies vary in length (5 to
-~150 words), as real scenario/expert-response data do. The last line printed is one JSON
+~120 words), as real scenario/expert-response data do. The last line printed is one JSON
 object.
 """
 
@@ -41,7 +41,7 @@ def synthetic_records(n: int, seed: int) -> list[dict]:
     records = []
     for i in range(n):
         question = f"Question {i}: how should I handle " + " ".join(rng.choices(WORDS, k=rng.randint(4, 30))) + "?"
-        reply = " ".join(rng.choices(WORDS, k=int(rng.triangular(5, 150, 20)))).capitalize() + "."
+        reply = " ".join(rng.choices(WORDS, k=int(rng.triangular(5, 120, 15)))).capitalize() + "."
         records.append({"messages": [{"role": "user", "content": question},
                                      {"role": "assistant", "content": reply}]})
     return records
@@ -112,7 +112,7 @@ def run_hf_trainer(base: str, data: Path, out: Path, args: argparse.Namespace) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="tiny", help="'tiny' (a random tiny llama), 'default', a folder or .gguf")
-    parser.add_argument("--steps", type=int, default=12)
+    parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--quant", default="q8_0")
@@ -126,8 +126,8 @@ def main() -> None:
     if base == "tiny":
         from tests.tiny_llama import make_tiny_llama
 
-        base = str(make_tiny_llama(work / "tiny", hidden_size=256, intermediate_size=688,
-                                   num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=4))
+        base = str(make_tiny_llama(work / "tiny", hidden_size=128, intermediate_size=344,
+                                   num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2))
     from teachbot_tui.training_format import write_jsonl
 
     data = work / "data"

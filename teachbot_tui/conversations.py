@@ -17,6 +17,12 @@ from . import db
 from .paths import Paths
 
 
+def _storable(text: str) -> str:
+    """Text SQLite can store: lone surrogates (from broken model or document bytes) become
+    U+FFFD instead of failing the write."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 class ConversationError(Exception):
     """A conversation operation failed; one line saying what to do."""
 
@@ -117,7 +123,8 @@ class ConversationStore:
                 cur = self._con.execute(
                     "INSERT INTO messages(conversation_id, role, content, sources, status)"
                     " VALUES (?,?,?,?,?)",
-                    (conversation_id, role, content, json.dumps(sources or []), status),
+                    (conversation_id, role, _storable(content),
+                     _storable(json.dumps(sources or [], ensure_ascii=False)), status),
                 )
                 self._touch(conversation_id)
         except sqlite3.IntegrityError:
@@ -131,13 +138,13 @@ class ConversationStore:
         status: str | None = None,
         sources: list[dict[str, Any]] | None = None,
     ) -> None:
-        sets, args = ["content=?"], [content]
+        sets, args = ["content=?"], [_storable(content)]
         if status is not None:
             sets.append("status=?")
             args.append(status)
         if sources is not None:
             sets.append("sources=?")
-            args.append(json.dumps(sources))
+            args.append(_storable(json.dumps(sources, ensure_ascii=False)))
         with self._con:
             self._con.execute(f"UPDATE messages SET {', '.join(sets)} WHERE id=?",
                               (*args, message_id))

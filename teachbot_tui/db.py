@@ -43,6 +43,56 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
     """,
+    # 3: practice mode (teachbot_tui/practice/results.py)
+    """
+    CREATE TABLE practice_sessions (
+        id INTEGER PRIMARY KEY,
+        scenario_id TEXT NOT NULL,
+        scenario_title TEXT NOT NULL,
+        category TEXT NOT NULL,
+        grade_band TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        scenario_json TEXT NOT NULL,
+        model TEXT,
+        status TEXT NOT NULL DEFAULT 'active',
+        ideal_response TEXT,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')),
+        updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+    );
+    CREATE INDEX practice_sessions_by_scenario ON practice_sessions(scenario_id, id);
+    CREATE TABLE practice_turns (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES practice_sessions(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('student','teacher')),
+        speaker TEXT NOT NULL,
+        content TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+    );
+    CREATE INDEX practice_turns_by_session ON practice_turns(session_id, id);
+    CREATE TABLE practice_evaluations (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL REFERENCES practice_sessions(id) ON DELETE CASCADE,
+        overall REAL NOT NULL,
+        similarity REAL,
+        model TEXT,
+        details TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+    );
+    CREATE INDEX practice_evaluations_by_session ON practice_evaluations(session_id, id);
+    CREATE TABLE practice_scores (
+        id INTEGER PRIMARY KEY,
+        evaluation_id INTEGER NOT NULL REFERENCES practice_evaluations(id) ON DELETE CASCADE,
+        criterion TEXT NOT NULL,
+        score INTEGER NOT NULL,
+        min_score INTEGER NOT NULL,
+        max_score INTEGER NOT NULL,
+        weight REAL NOT NULL,
+        model_score INTEGER,
+        signal REAL NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+    );
+    CREATE INDEX practice_scores_by_evaluation ON practice_scores(evaluation_id);
+    """,
 ]
 
 

@@ -256,11 +256,13 @@ class LlamaEngine:
                     usage.prompt_eval_ms = (first - t0) * 1000
                 choice = part["choices"][0]
                 text = choice["text"]
+                if choice.get("finish_reason"):
+                    usage.finish_reason = choice["finish_reason"]
+                    if not text:  # the closing chunk carries no token
+                        break
                 usage.decode_tokens += 1
                 if text:
                     yield text
-                if choice.get("finish_reason"):
-                    usage.finish_reason = choice["finish_reason"]
                 if cancel is not None and cancel.is_set:
                     usage.finish_reason = "cancelled"
                     break
@@ -276,7 +278,7 @@ class LlamaEngine:
         opts.json_schema = schema
         text = "".join(self.execute(messages, opts, cancel))
         try:
-            return json.loads(text)
+            return json.loads(text, strict=False)  # tolerate raw newlines in strings
         except json.JSONDecodeError as exc:
             raise EngineError(f"the model's JSON was cut short ({exc.msg}); raise max_tokens")\
                 from None
