@@ -236,8 +236,13 @@ def _run_import(action: Any, as_json: bool) -> None:
     if as_json or not sys.stderr.isatty():
         report = action(None)
     else:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("{task.fields[chunks]} passages, {task.fields[rate]}/s"),
@@ -390,7 +395,7 @@ def search(
     lib = _library()
     try:
         if queries is not None:
-            for lineno, q in _read_queries(queries):
+            for _lineno, q in _read_queries(queries):
                 hits = lib.search(q["text"], k=k, collection=collection, mode=mode,
                                   threshold=threshold)
                 sys.stdout.write(json.dumps({"_id": q["_id"], "hits": [_hit(h) for h in hits]},

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,6 +53,32 @@ def _quiet_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _load_progress(report: Callable[[float, Any], bool]) -> Iterator[None]:
+    """Hand llama.cpp a load-progress callback. ``llama_cpp.Llama`` builds its model params
+    from ``llama_model_default_params()`` and offers no hook, so that function is wrapped for
+    the duration of one load (under a lock: loads are rare and never concurrent)."""
+    import llama_cpp.llama_cpp as low
+
+    callback = low.llama_progress_callback(lambda fraction, _user: bool(report(fraction)))
+    original = low.llama_model_default_params
+
+    def with_progress():  # type: ignore[no-untyped-def]
+        params = original()
+        params.progress_callback = callback
+        return params
+
+    with _LOAD_LOCK:
+        low.llama_model_default_params = with_progress
+        try:
+            yield
+        finally:
+            low.llama_model_default_params = original
 
 
 def gpu_offload_supported() -> bool:
@@ -116,7 +143,7 @@ class LlamaEngine:
             verbose=False, n_batch=512,
         )
         try:
-            with _quiet_stderr():
+            with _load_progress(on_progress):
                 self.llm = llama_cpp.Llama(**kwargs)
         except MemoryError:
             raise EngineError(f"{path}: out of memory while loading; pick a smaller model "

@@ -47,9 +47,7 @@ COMPACT_WASTE = 0.3  # rebuild the index when this share of its labels is delete
 DEFAULT_COLLECTION = "library"
 
 STOPWORDS = frozenset(
-    """a an and are as at be but by can do does for from how i if in into is it its me my
-    no not of on or our should so such that the their them then there these they this to
-    was we what when where which who why will with would you your""".split()
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "does", "for", "from", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "should", "so", "such", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your"]
 )
 
 
