@@ -492,14 +492,15 @@ def ask(
 
 
 def _register_practice() -> None:
+    # called by main() before a subcommand runs, not at import: the app (no arguments)
+    # starts without importing practice (yaml, jsonschema)
+    if any(getattr(g, "name", None) == "practice" for g in app.registered_groups):
+        return
     try:
         from .practice.cli import practice_app
     except ImportError:
         return
     app.add_typer(practice_app, name="practice")
-
-
-_register_practice()
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -516,8 +517,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
                                          RegistryError]
     try:
         from .practice.scenarios import ScenarioError
+        from .practice.session import PracticeError
 
-        errors.append(ScenarioError)
+        errors += [ScenarioError, PracticeError]
     except ImportError:
         pass
     return tuple(errors)
@@ -525,6 +527,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 def main() -> None:
     try:
+        if not sys.argv[1:]:
+            # `teachbot` alone opens the app: skip typer's parsing (it imports pydantic)
+            from .tui.app import run
+
+            run()
+            return
+        _register_practice()
         app()
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

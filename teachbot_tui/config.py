@@ -48,7 +48,7 @@ class Settings:
     """The coach's persona and instructions."""
     retrieval_k: int = 5
     """How many passages are given to the model."""
-    retrieval_threshold: float = 0.35
+    retrieval_threshold: float = 0.30
     """Minimum cosine similarity for a passage to count as relevant (MiniLM scale)."""
     retrieval_mode: str = "hybrid"
     """hybrid (vectors + keywords), vector or keyword."""

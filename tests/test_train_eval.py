@@ -77,3 +77,29 @@ def test_eval_default_model_json(home, tmp_path):
     assert 0 <= a["rouge_l"]["mean"] <= 1 and a["length"]["mean_words"] > 0
     assert a["similarity"] == b["similarity"]  # same file, greedy: same replies
     assert len(samples.read_text().splitlines()) == 4
+
+
+def test_eval_table_and_json_shape(monkeypatch, tmp_path):
+    """The CLI's rendering, with generation replaced by fixed reports."""
+    import trainer.evaluate as evaluate_module
+    from trainer.evaluate import ModelReport
+
+    def fake(models, data, **_):
+        stats = summary([0.5, 0.75])
+        return [ModelReport(m, f"/models/{m}.gguf", 2, stats, stats,
+                            {"mean_words": 12.5, "min_words": 10, "max_words": 15,
+                             "reference_mean_words": 20.0, "empty": 0},
+                            [{"prompt": "q", "reference": "r", "reply": "x", "similarity": 0.5, "rouge_l": 0.5}])
+                for m in models]
+
+    monkeypatch.setattr(evaluate_module, "evaluate", fake)
+    table = runner.invoke(app, ["eval", "-m", "base", "-m", "tuned", "--data", str(DATA / "chat.jsonl"),
+                                "--samples", str(tmp_path / "s.jsonl")])
+    assert table.exit_code == 0, table.output
+    assert "similarity mean" in table.stdout and "tuned" in table.stdout and "0.625" in table.stdout
+    assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 2
+    as_json = json.loads(runner.invoke(app, ["eval", "-m", "base", "--data", str(DATA / "chat.jsonl"), "--json"]).stdout)
+    assert as_json == {"models": [{"model": "base", "path": "/models/base.gguf", "n": 2,
+                                   "similarity": summary([0.5, 0.75]), "rouge_l": summary([0.5, 0.75]),
+                                   "length": {"mean_words": 12.5, "min_words": 10, "max_words": 15,
+                                              "reference_mean_words": 20.0, "empty": 0}}]}

@@ -116,9 +116,8 @@ def prepare(
 ) -> None:
     """Validate and split training data.
 
-    Every problem is reported as FILE:LINE: MESSAGE. With problems, nothing is written and the
-    exit status is 1, unless --skip-invalid. The split is deterministic for a given --seed.
-    """
+    Every problem is reported as FILE:LINE: MESSAGE. With problems, nothing is written and the exit status is 1, unless --skip-invalid. The split is deterministic for a given --seed.
+    """  # noqa: E501 (one paragraph per line: the help reflows it)
     from trainer.data import prepare as run_prepare
 
     if base is not None:
@@ -200,10 +199,8 @@ def train(
 ) -> None:
     """Fine-tune a LoRA adapter on prepared data.
 
-    Loss is on the reply tokens only, in the base model's chat template, under the app's
-    system prompt. Runs on a GPU when there is one (bf16/fp16), otherwise on the CPU (fp32).
-    For several GPUs or nodes run the same command under `torchrun` or `accelerate launch`.
-    """
+    Loss is on the reply tokens only, in the base model's chat template, under the app's system prompt. Runs on a GPU when there is one (bf16/fp16), otherwise on the CPU (fp32). For several GPUs or nodes, run the same command under `torchrun` or `accelerate launch`.
+    """  # noqa: E501 (one paragraph per line: the help reflows it)
     offline.enforce()
     from trainer.train import TrainConfig
     from trainer.train import train as run_train

@@ -20,7 +20,7 @@ import numpy as np
 SPACE = "ip"  # vectors are normalized: inner product == cosine; distance = 1 - cosine
 M = 16
 EF_CONSTRUCTION = 200
-EF_SEARCH = 128
+EF_SEARCH = 256
 MIN_CAPACITY = 1024
 
 

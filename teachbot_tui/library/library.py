@@ -42,7 +42,8 @@ Progress = Callable[[ImportProgress], None]
 
 EMBED_BATCH_CHUNKS = 256  # chunks gathered across files before one encode call
 SAVE_EVERY_S = 10.0  # save the vector index at least this often during an import
-RRF_K = 60
+RRF_K = 10  # tuned on scripts/data/beir-* with eval_retrieval.py --tune (docs/retrieval.md)
+KEYWORD_WEIGHT = 0.5  # BM25 ranks count half: common words must not outvote meaning
 COMPACT_WASTE = 0.3  # rebuild the index when this share of its labels is deleted
 DEFAULT_COLLECTION = "library"
 
@@ -544,23 +545,27 @@ class Library:
         per_document = per_document or max(2, (k + 2) // 3)
         qv = self.embedder.encode_query(query) if mode in ("hybrid", "vector") else None
         while True:
-            out, exhausted = self._search_round(query, qv, mode, k, fetch, collection,
-                                                threshold, per_document)
-            # one long document can fill every candidate slot: widen until k or exhausted
-            if len(out) >= k or exhausted or \
+            out, exhausted, lowest = self._search_round(query, qv, mode, k, fetch, collection,
+                                                        threshold, per_document)
+            # one long document can fill every candidate slot: widen until k or exhausted,
+            # but not past the threshold (candidates come best first)
+            below = threshold is not None and lowest is not None and lowest < threshold
+            if len(out) >= k or exhausted or below or \
                     fetch >= self.con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]:
                 return out
             fetch *= 4
 
     def _search_round(self, query: str, qv: np.ndarray | None, mode: str, k: int, fetch: int,
                       collection: str | None, threshold: float | None,
-                      per_document: int) -> tuple[list[Hit], bool]:
+                      per_document: int) -> tuple[list[Hit], bool, float | None]:
         fused: dict[int, float] = {}
         widen = 4 if collection else 1
         vector_n = keyword_n = 0
+        lowest: float | None = None
         if qv is not None:
             found = self.index.query(qv, fetch * widen)
             vector_n = len(found)
+            lowest = found[-1][1] if found else None
             for rank, (cid, _score) in enumerate(found):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         if mode in ("hybrid", "keyword"):
@@ -573,11 +578,12 @@ class Library:
                 except sqlite3.OperationalError:
                     rows = []
                 keyword_n = len(rows)
+                weight = KEYWORD_WEIGHT if qv is not None else 1.0
                 for rank, (cid,) in enumerate(rows):
-                    fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
+                    fused[cid] = fused.get(cid, 0.0) + weight / (RRF_K + rank + 1)
         exhausted = max(vector_n, keyword_n) < fetch * widen
         if not fused:
-            return [], True
+            return [], True, lowest
         hits = self._fetch_hits(fused, qv, collection)
         if threshold is not None and qv is not None:
             hits = [h for h in hits if h.score >= threshold]
@@ -594,7 +600,7 @@ class Library:
             out.append(h)
             if len(out) == k:
                 break
-        return out, exhausted
+        return out, exhausted, lowest
 
     def _fetch_hits(self, fused: dict[int, float], qv: np.ndarray | None,
                     collection: str | None) -> list[Hit]:

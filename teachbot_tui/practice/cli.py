@@ -9,8 +9,10 @@ User errors are :class:`~teachbot_tui.practice.session.PracticeError`,
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +32,27 @@ practice_app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+
+def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a user error as one line (``teachbot: ...``) and exit 1, never a traceback,
+    whether or not the top-level ``main()`` knows the error class."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..defaults import MissingModelError
+        from ..engine.base import EngineError
+        from ..registry import RegistryError
+        from .scenarios import ScenarioError
+
+        try:
+            return command(*args, **kwargs)
+        except (PracticeError, ScenarioError, EngineError, MissingModelError,
+                RegistryError) as exc:
+            _err(f"teachbot: {exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper
 
 
 def _print_json(obj: Any) -> None:
@@ -122,6 +145,7 @@ def _store() -> Any:
 
 
 @practice_app.command("list")
+@_friendly
 def list_(
     grade: Annotated[str | None, typer.Option("--grade", help="Only this grade band.")] = None,
     category: Annotated[str | None, typer.Option("--category", help="Only this category.")]
@@ -144,6 +168,7 @@ def list_(
 
 
 @practice_app.command("show")
+@_friendly
 def show(scenario_id: Annotated[str, typer.Argument(help="A scenario id (see `list`).")],
          as_json: JsonOpt = False) -> None:
     """Show a scenario: the card, the students, the expert response and the rubric."""
@@ -174,6 +199,7 @@ def show(scenario_id: Annotated[str, typer.Argument(help="A scenario id (see `li
 
 
 @practice_app.command("validate")
+@_friendly
 def validate(paths: Annotated[list[Path], typer.Argument(help="Scenario files or folders.")],
              as_json: JsonOpt = False) -> None:
     """Check scenario files: every problem on its own line, as file:line: field: message.
@@ -199,6 +225,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Scenario files or
 
 
 @practice_app.command("draft")
+@_friendly
 def draft(
     description: Annotated[str, typer.Argument(help='One line, e.g. "A shy student who has '
                                                     'difficulties speaking up in class".')],
@@ -260,6 +287,7 @@ def _print_evaluation(ev: Any) -> None:
 
 
 @practice_app.command("run")
+@_friendly
 def run(
     scenario_id: Annotated[str, typer.Argument(help="A scenario id (see `list`).")],
     model: Annotated[str | None, typer.Option(help="A registered model name.")] = None,
@@ -341,6 +369,7 @@ def run(
 
 
 @practice_app.command("sessions")
+@_friendly
 def sessions(
     scenario_id: Annotated[str | None, typer.Option("--scenario", help="Only this scenario.")]
     = None,
@@ -364,6 +393,7 @@ def sessions(
 
 
 @practice_app.command("session")
+@_friendly
 def session_show(session_id: Annotated[int, typer.Argument(help="A session id.")],
                  as_json: JsonOpt = False) -> None:
     """Show one stored session: the transcript and its feedback."""
@@ -384,6 +414,7 @@ def session_show(session_id: Annotated[int, typer.Argument(help="A session id.")
 
 
 @practice_app.command("ideal")
+@_friendly
 def ideal(
     session_id: Annotated[int, typer.Argument(help="A session id (see `sessions`).")],
     text: Annotated[str | None, typer.Option("--text", help="The corrected ideal response.")]
@@ -417,6 +448,7 @@ def ideal(
 
 
 @practice_app.command("progress")
+@_friendly
 def progress(as_json: JsonOpt = False) -> None:
     """Progress over time per rubric criterion and per category: best, average, latest,
     and the scenarios to revisit."""
@@ -434,6 +466,7 @@ def progress(as_json: JsonOpt = False) -> None:
 
 
 @practice_app.command("export")
+@_friendly
 def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="The JSONL file to write.")],
     as_json: JsonOpt = False,

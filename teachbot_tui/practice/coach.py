@@ -62,7 +62,9 @@ MISTAKE_COS = 0.55
 MODEL_RESPONSE_MIN_COS = 0.35
 MODEL_RESPONSE_MIN_WORDS = 12
 SHORT_ANSWER_WORDS = 12
-COACH_MAX_TOKENS = 700
+COACH_MAX_TOKENS = 500
+TEXT_PATTERN = "^[A-Za-z0-9 ,.;:!?'()/&%+-]+$"
+"""Characters allowed in the model's strings (grammar): prose, no newlines or markup."""
 MAX_ITEMS = 4
 
 COACH_SYSTEM = (
@@ -144,13 +146,14 @@ def _levels(c: Criterion) -> list[int]:
 
 def evaluation_schema(scenario: Scenario) -> dict[str, Any]:
     """The JSON schema the coach's output is decoded under (kept to keywords llama.cpp's
-    grammar converter supports: no string length limits, which it expands enormously)."""
-    text = {"type": "string", "minLength": 3}
+    grammar converter supports: no string length limits, which it expands enormously; a
+    character class keeps newlines, braces and code fences out of the text)."""
+    text = {"type": "string", "pattern": TEXT_PATTERN}
     return {
         "type": "object",
         "properties": {
-            "strengths": {"type": "array", "items": text, "minItems": 1, "maxItems": 3},
-            "improvements": {"type": "array", "items": text, "minItems": 1, "maxItems": 3},
+            "strengths": {"type": "array", "items": text, "minItems": 1, "maxItems": 2},
+            "improvements": {"type": "array", "items": text, "minItems": 1, "maxItems": 2},
             "scores": {
                 "type": "object",
                 "properties": {c.criterion: {"type": "integer", "enum": _levels(c)}
@@ -158,7 +161,7 @@ def evaluation_schema(scenario: Scenario) -> dict[str, Any]:
                 "required": [c.criterion for c in scenario.rubric],
                 "additionalProperties": False,
             },
-            "model_response": {"type": "string", "minLength": 20},
+            "model_response": {"type": "string", "pattern": TEXT_PATTERN},
         },
         "required": ["strengths", "improvements", "scores", "model_response"],
         "additionalProperties": False,

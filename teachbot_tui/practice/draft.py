@@ -3,8 +3,9 @@ speaking up in class").
 
 1. The model writes the scenario's content as JSON, decoded under a grammar made from a
    simplified copy of the scenario schema (:func:`draft_schema`: the fields the model is good
-   at, enums for grade band and category, small list sizes; no regex patterns, ``$ref`` or
-   string lengths, which llama.cpp's converter handles badly), so the output always parses.
+   at, enums for grade band and category, small list sizes, strings limited to a prose
+   character class; no ``$ref`` or string lengths, which llama.cpp's converter handles
+   badly), so the output always parses.
    One short bank scenario is shown to it as an example.
 2. The result is repaired deterministically (:func:`repair`): the title is the description,
    the id is a slug of the title, ``--grade`` / ``--subject`` win, an unknown category is
@@ -26,20 +27,20 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.base import Cancel, ChatModel, Message, Options
-from .coach import parse_partial_json
+from .coach import TEXT_PATTERN, parse_partial_json
 from .scenarios import CATEGORIES, GRADE_BANDS, Scenario, ScenarioError, validate_object
 from .session import PracticeError
 
 __all__ = ["DraftResult", "draft_scenario", "draft_schema", "repair", "save_scenario", "slug"]
 
 ATTEMPTS = 3
-DRAFT_MAX_TOKENS = 1100
+DRAFT_MAX_TOKENS = 900
 EXAMPLE_ID = "consistent-disruptor-maths"
 
 DRAFT_SYSTEM = (
     "You write realistic classroom practice scenarios for teacher training, as JSON. The "
     "students are named children with an age or grade, traits, needs and a way of talking "
-    "(voice, with an example line in quotes). The situation is two to four sentences in the "
+    "(voice). The situation is two to four sentences in the "
     "present tense. The expert response says what an experienced teacher does now, what they "
     "follow up later, and how they prevent a repeat. Be concrete and brief."
 )
@@ -93,7 +94,7 @@ def guess_grade(text: str) -> str:
 
 def draft_schema(grade: str | None = None, subject: str | None = None) -> dict[str, Any]:
     """The grammar-friendly schema the model's draft is decoded under."""
-    text = {"type": "string", "minLength": 2}
+    text = {"type": "string", "pattern": TEXT_PATTERN}
 
     def texts(lo: int, hi: int) -> dict[str, Any]:
         return {"type": "array", "items": text, "minItems": lo, "maxItems": hi}

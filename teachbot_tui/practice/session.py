@@ -170,10 +170,17 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
-def clean_reply(text: str, names: list[str]) -> str | None:
-    """The student's line out of raw model text, or None when it is unusable (empty, or
-    spoken as the teacher). Removes speaker labels, cuts where another speaker starts, keeps
-    at most three sentences."""
+def _addresses(text: str, name: str) -> bool:
+    """Whether ``text`` talks *to* ``name`` ("Okay, Mei." / "Mei, ..."): then it is the
+    teacher speaking, not the student."""
+    n = re.escape(name)
+    return bool(re.search(rf"(?:^|[,;.!?]\s*){n}\s*[,.!?]|,\s*{n}\b", text))
+
+
+def clean_reply(text: str, names: list[str], speaker: str | None = None) -> str | None:
+    """The student's line out of raw model text, or None when it is unusable (empty, spoken
+    as the teacher, or addressing the student ``speaker`` by name). Removes speaker labels,
+    cuts where another speaker starts, keeps at most three sentences."""
     text = text.replace("\r", "").strip()
     if not text:
         return None
@@ -202,6 +209,8 @@ def clean_reply(text: str, names: list[str]) -> str | None:
             text = text[:cut]
     text = text.strip().strip('"“”').strip()
     if not text or _TEACHERISH.search(text):
+        return None
+    if speaker and _addresses(text, speaker):
         return None
     sentences = _sentences(text)[:MAX_SENTENCES]
     text = " ".join(sentences)
@@ -295,7 +304,7 @@ class StudentSimulator:
                 raise EngineError(f"the student's reply failed: {exc}") from None
             if cancel is not None and cancel.is_set:
                 break
-            line = clean_reply(raw, names)
+            line = clean_reply(raw, names, student.name)
             if line and line not in said:
                 return Turn("student", student.name, line)
         return Turn("student", student.name, fallback_line(student, said))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any, ClassVar
 
@@ -60,6 +60,10 @@ class TeachbotApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "teachbot"
+    DEFAULT_MODE = "chat"
+    """The app starts in the chat mode: its screen is built with the app, and the app never
+    shows (nor styles) a default screen first, then switches: that switch would restyle
+    everything twice before the first paint."""
     BINDINGS: ClassVar[list[BindingType]] = [
         b for b in bindings("app") if _available(BY_ID[b.id or ""])
     ]
@@ -82,13 +86,31 @@ class TeachbotApp(App[None]):
         self.keymap_settings: dict[str, str] = dict(settings.keys)
         self.autoload = autoload
         for spec in SCREENS:
-            self.add_mode(spec.mode, spec.factory())
+            self.add_mode(spec.mode, self._styled_now(spec.factory()))
+
+    def _styled_now(self, factory: Callable[[], Screen]) -> Callable[[], Screen]:
+        """Make a mode's screen as "up to date with the CSS" as it is.
+
+        A new screen is styled from the current stylesheet as it mounts, but Textual counts
+        it as behind every CSS update made so far and catches it up on its first switch:
+        re-parsing every stylesheet twice and restyling every widget, before the first paint
+        (and on each first F3/F4). Mark it current instead (a later theme change still
+        reaches it).
+        """
+
+        def make() -> Screen:
+            screen = factory()
+            if hasattr(screen, "_css_update_count"):
+                screen._css_update_count = self._css_update_count
+            return screen
+
+        return make
 
     # -- start-up --------------------------------------------------------------------------
     async def on_mount(self) -> None:
         self._apply_theme(self.settings.theme)
         self._apply_keymap(self.keymap_settings)
-        await self.switch_mode("chat")
+        # the chat screen (DEFAULT_MODE) is already composed with the app
         if self.autoload:
             # after the first paint (and a breath, so the first keys are taken at once):
             # the heavy things load while the teacher types
@@ -282,6 +304,10 @@ def _preload_screens() -> None:
     for name in ("help", "passage", "dialogs"):
         with contextlib.suppress(Exception):
             importlib.import_module(f"{__package__}.screens.{name}")
+    # the replies' Markdown widget (markdown-it) is left out of the first paint: import it
+    # here, so the first reply doesn't wait for it
+    with contextlib.suppress(Exception):
+        importlib.import_module("textual.widgets._markdown")
 
 
 @contextlib.contextmanager

@@ -35,7 +35,8 @@ class KeyAction:
     help: str
     """One sentence for the help screen and the command palette."""
     scope: str
-    """Where the key works: app, chat, prompt, message, sidebar, library, settings, dialog."""
+    """Where the key works: app, chat, prompt, message, sidebar, library, settings, practice,
+    dialog."""
     show: bool = True
     """Shown in the Footer."""
     priority: bool = False
@@ -52,6 +53,7 @@ SCOPE_TITLES: dict[str, str] = {
     "sources": "Chat: a sources list",
     "library": "Library",
     "settings": "Models & settings",
+    "practice": "Practice",
     "dialog": "Dialogs and the passage view",
 }
 
@@ -134,6 +136,18 @@ KEYS: tuple[KeyAction, ...] = (
               "Save the settings to config.toml and apply them.", "settings"),
     KeyAction("add_model", "ctrl+o", "add_model", "Add model",
               "Register the GGUF file typed in the model path box.", "settings"),
+    # Practice
+    KeyAction("practice_start", "ctrl+n", "start_session", "Start",
+              "Start a practice session with the highlighted scenario.", "practice"),
+    KeyAction("practice_evaluate", "ctrl+e", "evaluate", "Evaluate",
+              "Finish the session and get the coach's feedback.", "practice", priority=True),
+    KeyAction("practice_ideal", "ctrl+s", "edit_ideal", "Ideal response",
+              "Mark or edit the ideal response of this session (used by export).",
+              "practice"),
+    KeyAction("practice_progress", "ctrl+g", "show_progress", "Progress",
+              "Show your progress over time per criterion and category.", "practice"),
+    KeyAction("practice_stop", "escape", "stop", "Stop",
+              "Stop the student's reply or the evaluation being written.", "practice"),
     # Dialogs
     KeyAction("close_dialog", "escape", "close", "Close", "Close the dialog or passage view.",
               "dialog", palette=False),

@@ -21,12 +21,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Markdown, Static
+from textual.widgets import Button, Static
 
 from ...engine.base import Cancel
 from ..keys import bindings
 from ..text import literal_line, safe_line, safe_text, storable
 from ..widgets.conversations import ConversationList
+from ..widgets.footer import Footer
 from ..widgets.message import MessageView
 from ..widgets.nav import NavBar
 from ..widgets.prompt import PromptArea
@@ -34,6 +35,7 @@ from ..widgets.sources import SourcesList, source_dict
 from ..widgets.status import StatusBar
 
 if TYPE_CHECKING:
+    from textual.widgets import Markdown
     from textual.widgets.markdown import MarkdownStream
 
     from ..app import TeachbotApp
@@ -86,6 +88,8 @@ def slug(title: str) -> str:
 
 class ChatScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = bindings("chat")
+    AUTO_FOCUS = "#prompt"
+    """The question box takes keys from the first paint (and focus moves only once)."""
 
     def __init__(self) -> None:
         super().__init__(id="chat-screen")
@@ -115,7 +119,9 @@ class ChatScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.refresh_conversations()
-        self.query_one(PromptArea).focus()
+        prompt = self.query_one(PromptArea)
+        if self.focused is not prompt:  # AUTO_FOCUS has normally done it
+            prompt.focus()
 
     def on_screen_resume(self) -> None:
         self.tapp.refresh_status()
@@ -344,6 +350,8 @@ class ChatScreen(Screen[None]):
             view.set_notice(WAITING_FOR_MODEL)
         else:
             view.set_notice("Thinking…")
+        from textual.widgets import Markdown  # not at import: the first paint doesn't need it
+
         job.stream = Markdown.get_stream(view.markdown)
         self.messages.anchor()
         self._generate(job)
@@ -530,8 +538,7 @@ class ChatScreen(Screen[None]):
 
         self.app.push_screen(PassageScreen(event.source))
 
-    @on(Markdown.LinkClicked)
-    def _on_link(self, event: Markdown.LinkClicked) -> None:
+    def on_markdown_link_clicked(self, event: Markdown.LinkClicked) -> None:
         event.stop()
         event.prevent_default()
         # teachbot is offline: show the link, never open it

@@ -14,12 +14,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Input, ProgressBar, Static
+from textual.widgets import Button, DataTable, Input, ProgressBar, Static
 from textual.worker import get_current_worker
 
 from ...engine.base import Cancel
 from ..keys import bindings
 from ..text import safe_line, safe_text
+from ..widgets.footer import Footer
 from ..widgets.nav import NavBar
 from ..widgets.path_input import PathInput
 from ..widgets.sources import short_path

@@ -17,11 +17,12 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Select, Static, TextArea
+from textual.widgets import Button, Input, Select, Static, TextArea
 
 from ...config import RETRIEVAL_MODES, ConfigError, Settings
 from ..keys import bindings
 from ..text import safe_line, safe_text
+from ..widgets.footer import Footer
 from ..widgets.nav import NavBar
 from ..widgets.path_input import PathInput
 from ..widgets.status import StatusBar

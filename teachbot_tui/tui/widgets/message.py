@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Markdown, Static
+from textual.widgets import Static
 
 from ..keys import bindings
 from ..text import safe_text
 from .sources import SourcesList
+
+if TYPE_CHECKING:
+    from textual.widgets import Markdown
 
 FENCE_RE = re.compile(r"^(```+|~~~+)[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
 
@@ -54,6 +57,10 @@ class MessageView(Vertical, can_focus=True):
         yield Static(self._header(), classes="header")
         yield Static("", classes="notice")
         if self.role == "assistant":
+            # imported here, not at module import: the chat screen's first paint shows no
+            # reply, and Markdown (markdown-it) is the heaviest widget it would import
+            from textual.widgets import Markdown
+
             md = Markdown(safe_text(self.text), open_links=False, classes="body")
             yield md
         else:
@@ -86,6 +93,8 @@ class MessageView(Vertical, can_focus=True):
 
     @property
     def markdown(self) -> Markdown:
+        from textual.widgets import Markdown
+
         return self.query_one(".body", Markdown)
 
     @property

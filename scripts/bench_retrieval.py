@@ -1,0 +1,200 @@
+#!/usr/bin/env python
+"""Search quality and speed at library scale: hnswlib recall@10 against exact numpy search,
+and the latency of the whole ``Library.search`` path (embed + ANN + FTS + fuse + fetch).
+
+The library is built fast (see ``_bench.build_large_library``): ``--unique`` sentences of
+teacher text are embedded for real with MiniLM; each of the ``--chunks`` chunks is three of
+those sentences, with the normalized mean of their vectors plus small noise as its vector
+(``--embed-all`` embeds every chunk for real instead: ~10+ min for 100k on 2 cores). Rows are
+inserted in bulk into SQLite (FTS5 via the schema's triggers) and the vectors go into hnswlib
+through ``VectorIndex``; every search then goes through the real ``Library.search``.
+
+Queries are teacher questions generated from the same vocabulary, embedded for real. Modes
+are interleaved query by query. Recall compares ``VectorIndex.query`` (the app's ef) with an
+exact inner-product search over the same normalized vectors.
+
+    .venv/bin/python scripts/bench_retrieval.py --chunks 100000 --queries 200 --json
+
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _bench  # noqa: E402
+from _bench import log, median, pct, r  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--chunks", type=int, default=100_000, help="chunks in the library")
+    ap.add_argument("--queries", type=int, default=200, help="queries to time")
+    ap.add_argument("--unique", type=int, default=6_000,
+                    help="unique sentences embedded for real (the vector pool)")
+    ap.add_argument("--embed-all", action="store_true",
+                    help="embed every chunk text for real (slow)")
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--ef-sweep", default="16,32,64,128,256",
+                    help="hnswlib ef values to report recall/latency for ('' for none)")
+    ap.add_argument("--build-threads", type=int, default=1,
+                    help="torch threads while embedding the pool (build only; 1 is fastest "
+                         "on a loaded 2-core machine); 0 = torch's default")
+    ap.add_argument("--home", help="TEACHBOT_HOME to use (default: a fresh temporary one)")
+    ap.add_argument("--json", action="store_true", help="print only the JSON summary")
+    args = ap.parse_args(argv)
+
+    from teachbot_tui import offline
+
+    offline.enforce()
+    home = _bench.setup(args.home)
+    log(f"TEACHBOT_HOME={home}")
+
+    import numpy as np
+
+    from teachbot_tui import config
+    from teachbot_tui.library import Library
+    from teachbot_tui.library import index as index_mod
+    from teachbot_tui.library.library import fts_query
+    from teachbot_tui.paths import Paths
+
+    settings = config.load()
+    lib = Library(Paths.from_env(), settings)
+    import torch
+
+    default_threads = torch.get_num_threads()
+    if args.build_threads:
+        torch.set_num_threads(args.build_threads)
+    built = _bench.build_large_library(lib, args.chunks, n_unique=args.unique,
+                                       embed_all=args.embed_all)
+    torch.set_num_threads(default_threads)
+    vecs, ids = built.pop("vectors"), built.pop("ids")
+    built.pop("texts")
+    log(f"built: {built}")
+
+    queries = _bench.teacher_questions(args.queries, seed=1)
+    emb = lib.embedder
+    # warm up: model, index load, SQLite page cache
+    for q in queries[:5]:
+        for mode in ("hybrid", "vector"):
+            lib.search(q, k=args.k, mode=mode)
+
+    k = args.k
+    threshold = settings.retrieval_threshold
+    cases = {"hybrid": dict(mode="hybrid"), "vector": dict(mode="vector"),
+             "keyword": dict(mode="keyword"),
+             "hybrid_threshold": dict(mode="hybrid", threshold=threshold),
+             # the same hybrid search with torch limited to one thread (diagnostic: the
+             # query embedding suffers badly from OpenMP oversubscription on a loaded box)
+             "hybrid_torch1": dict(mode="hybrid")}
+    lat: dict[str, list[float]] = {c: [] for c in cases}
+    parts: dict[str, list[float]] = {p: [] for p in
+                                     ("embed", "embed_torch1", "ann", "fts", "count", "fetch")}
+    recall_ann, recall_fetch = [], []
+    hits_returned: dict[str, list[int]] = {c: [] for c in cases}
+    index = lib.index
+    fetch = max(50, k * 5)
+    log(f"timing {len(queries)} queries x {len(cases)} modes (interleaved) ...")
+    for qi, q in enumerate(queries):
+        order = list(cases) if qi % 2 == 0 else list(reversed(cases))
+        for c in order:
+            if c == "hybrid_torch1":
+                torch.set_num_threads(1)
+            t = time.perf_counter()
+            hits = lib.search(q, k=k, **cases[c])
+            lat[c].append((time.perf_counter() - t) * 1000)
+            torch.set_num_threads(default_threads)
+            hits_returned[c].append(len(hits))
+        # the pieces of one hybrid search, timed one by one
+        t = time.perf_counter()
+        qv = emb.encode_query(q)
+        parts["embed"].append((time.perf_counter() - t) * 1000)
+        torch.set_num_threads(1)
+        t = time.perf_counter()
+        emb.encode_query(q)
+        parts["embed_torch1"].append((time.perf_counter() - t) * 1000)
+        torch.set_num_threads(default_threads)
+        t = time.perf_counter()
+        found = index.query(qv, fetch)
+        parts["ann"].append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        rows = lib.con.execute(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?", (fts_query(q), fetch)).fetchall()
+        parts["fts"].append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        lib.con.execute("SELECT COUNT(*) FROM chunks").fetchone()
+        parts["count"].append((time.perf_counter() - t) * 1000)
+        fused = {cid: 1.0 / (61 + i) for i, (cid, _s) in enumerate(found)}
+        for i, (cid,) in enumerate(rows):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (61 + i)
+        t = time.perf_counter()
+        lib._fetch_hits(fused, qv, None)
+        parts["fetch"].append((time.perf_counter() - t) * 1000)
+        # recall: ANN vs exact on the same normalized vectors
+        exact = ids[np.argpartition(-(vecs @ qv), k)[:k]]
+        truth = set(int(x) for x in exact)
+        ann = {cid for cid, _s in index.query(qv, k)}
+        recall_ann.append(len(ann & truth) / k)
+        recall_fetch.append(len({cid for cid, _s in found[:k]} & truth) / k)
+        if (qi + 1) % 50 == 0:
+            log(f"  {qi + 1}/{len(queries)}: hybrid p50 {median(lat['hybrid']):.1f} ms, "
+                f"recall@10 {np.mean(recall_ann):.4f}")
+
+    # recall and ANN time against ef (hnswlib directly, same index)
+    sweep = {}
+    qvs = emb.encode_uncached(queries)
+    exact_top = [set(int(x) for x in ids[np.argpartition(-(vecs @ qv), k)[:k]]) for qv in qvs]
+    for ef in [int(x) for x in args.ef_sweep.split(",") if x.strip()]:
+        index._index.set_ef(max(ef, k))
+        rec, times = [], []
+        for qv, truth in zip(qvs, exact_top, strict=True):
+            t = time.perf_counter()
+            labels, _ = index._index.knn_query(qv.reshape(1, -1), k=k, num_threads=1)
+            times.append((time.perf_counter() - t) * 1000)
+            rec.append(len(set(int(x) for x in labels[0]) & truth) / k)
+        sweep[str(ef)] = {"recall@10": r(np.mean(rec), 4), "ann_p50_ms": r(median(times))}
+    index._index.set_ef(index_mod.EF_SEARCH)
+
+    result = {
+        "bench": "retrieval",
+        "chunks": args.chunks,
+        "queries": len(queries),
+        "k": k,
+        "recall@10": r(float(np.mean(recall_ann)), 4),
+        "recall@10_min": r(float(np.min(recall_ann)), 2),
+        "recall@10_fetch50": r(float(np.mean(recall_fetch)), 4),
+        "ef_search": index_mod.EF_SEARCH,
+        "M": index_mod.M,
+        "hybrid_p50_ms": r(median(lat["hybrid"]), 2),
+        "hybrid_p99_ms": r(pct(lat["hybrid"], 99), 2),
+        "vector_p50_ms": r(median(lat["vector"]), 2),
+        "vector_p99_ms": r(pct(lat["vector"], 99), 2),
+        "keyword_p50_ms": r(median(lat["keyword"]), 2),
+        "keyword_p99_ms": r(pct(lat["keyword"], 99), 2),
+        "hybrid_threshold": threshold,
+        "hybrid_threshold_p50_ms": r(median(lat["hybrid_threshold"]), 2),
+        "hybrid_threshold_p99_ms": r(pct(lat["hybrid_threshold"], 99), 2),
+        "hybrid_threshold_hits_p50": median(hits_returned["hybrid_threshold"]),
+        "torch_threads": default_threads,
+        "hybrid_torch1_p50_ms": r(median(lat["hybrid_torch1"]), 2),
+        "hybrid_torch1_p99_ms": r(pct(lat["hybrid_torch1"], 99), 2),
+        "parts_p50_ms": {p: r(median(v), 3) for p, v in parts.items()},
+        "parts_p99_ms": {p: r(pct(v, 99), 3) for p, v in parts.items()},
+        "ef_sweep": sweep,
+        "build": built,
+        "machine": _bench.machine(),
+    }
+    _bench.emit(result, pretty=not args.json)
+    lib.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,300 @@
+#!/usr/bin/env python
+"""Retrieval quality on a BEIR-format folder, through teachbot's real import and search.
+
+The folder holds ``corpus.jsonl`` (``{"_id","title","text"}``), ``queries.jsonl``
+(``{"_id","text"}``, optional ``metadata.kind`` for a per-kind breakdown) and
+``qrels/test.tsv`` (``query-id<TAB>corpus-id<TAB>score`` with a header line). Every corpus
+entry is written as ``<_id>.txt`` (title, blank line, text) into a folder that is imported
+with ``Library.import_paths`` into a fresh library; each query goes through
+``Library.search`` (no threshold, so that ranking is measured on its own). Hits are mapped
+back to corpus ids by file name; repeated documents count once, in first-hit order.
+
+Printed per mode: nDCG@k, recall@k and MRR@k. For the similarity threshold, the cosine
+scores of relevant and irrelevant hits are summarised, together with the top score of
+off-topic questions (``--offtopic``, built in), and a sweep shows for each threshold how many
+relevant hits survive and how many off-topic questions correctly find nothing.
+
+    .venv/bin/python scripts/eval_retrieval.py --dataset scripts/data/beir-teacher --mode all --json
+
+The last line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _bench  # noqa: E402
+from _bench import log, pct, r  # noqa: E402
+
+MODES = ("hybrid", "vector", "keyword")
+
+# Questions no teacher's school library should answer: their top scores show where
+# "nothing relevant" begins.
+OFFTOPIC = [
+    "What is the capital city of Australia?",
+    "How do I change a flat tyre on my car?",
+    "Give me a recipe for sourdough bread.",
+    "How does a jet engine produce thrust?",
+    "What are good stocks to invest in this year?",
+    "How do I reset my Wi-Fi router password?",
+    "Who won the football world cup in 1998?",
+    "What is the best way to grow tomatoes on a balcony?",
+    "How many calories are in a banana?",
+    "Explain how blockchain mining works.",
+    "What should I pack for a ski holiday?",
+    "How do I fix a leaking kitchen tap?",
+    "Which smartphone has the best camera?",
+    "How long should I boil an egg?",
+    "What is the plot of Hamlet?",
+    "How do I renew my passport?",
+    "What causes the northern lights?",
+    "How do I train my puppy to sit?",
+    "What is the exchange rate of euros to yen?",
+    "How do I make my houseplants stop dying?",
+]
+
+THRESHOLDS = [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
+
+
+def load_beir(folder: Path) -> tuple[dict, dict, dict, dict]:
+    corpus, queries, kinds = {}, {}, {}
+    for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            d = json.loads(line)
+            corpus[str(d["_id"])] = (d.get("title") or "", d.get("text") or "")
+    for line in (folder / "queries.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            q = json.loads(line)
+            queries[str(q["_id"])] = q["text"]
+            kinds[str(q["_id"])] = (q.get("metadata") or {}).get("kind", "")
+    qrels: dict[str, dict[str, int]] = defaultdict(dict)
+    lines = (folder / "qrels" / "test.tsv").read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        parts = line.strip().split("\t")
+        if len(parts) < 3 or (i == 0 and not parts[2].lstrip("-").isdigit()):
+            continue  # header
+        qid, did, score = parts[0], parts[1], int(parts[2])
+        if score > 0:
+            qrels[qid][did] = score
+    queries = {q: t for q, t in queries.items() if q in qrels}
+    return corpus, queries, dict(qrels), kinds
+
+
+def file_name(doc_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", doc_id)[:120]
+    return safe
+
+
+def ndcg(ranked: list[str], rels: dict[str, int], k: int) -> float:
+    dcg = sum(rels.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(rels.values(), reverse=True)[:k]
+    idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall(ranked: list[str], rels: dict[str, int], k: int) -> float:
+    return len(set(ranked[:k]) & set(rels)) / len(rels) if rels else 0.0
+
+
+def mrr(ranked: list[str], rels: dict[str, int], k: int) -> float:
+    for i, d in enumerate(ranked[:k]):
+        if d in rels:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def dist(xs: list[float]) -> dict[str, float]:
+    if not xs:
+        return {"n": 0}
+    return {"n": len(xs), "min": r(min(xs)), "p5": r(pct(xs, 5)), "p25": r(pct(xs, 25)),
+            "p50": r(pct(xs, 50)), "p75": r(pct(xs, 75)), "p95": r(pct(xs, 95)),
+            "max": r(max(xs))}
+
+
+def tune(lib, queries: dict, qrels: dict, by_name: dict, k: int) -> dict:  # type: ignore[no-untyped-def]
+    """nDCG@k of reciprocal-rank fusion variants, from the library's own vector (hnswlib)
+    and keyword (FTS5 bm25, same query and weights) candidate lists of 50, at document
+    level (a document's best rank counts)."""
+    from teachbot_tui.library.library import fts_query
+
+    def doc_of(cid: int) -> str | None:
+        row = lib.con.execute("SELECT d.path FROM chunks c JOIN documents d ON "
+                              "d.id=c.document_id WHERE c.id=?", (cid,)).fetchone()
+        return by_name.get(Path(row[0]).stem) if row else None
+
+    lists = {}
+    for qid, text in queries.items():
+        qv = lib.embedder.encode_query(text)
+        vec = [cid for cid, _s in lib.index.query(qv, 50)]
+        match = fts_query(text)
+        kw = [row[0] for row in lib.con.execute(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT 50", (match,))] if match else []
+        lists[qid] = ([doc_of(c) for c in vec], [doc_of(c) for c in kw])
+    out = {}
+    for rrf_k in (10, 30, 60):
+        for w in (0.0, 0.25, 0.5, 0.75, 1.0):
+            scores = []
+            for qid, (vec, kw) in lists.items():
+                fused: dict[str, float] = {}
+                for weight, ranking in ((1.0, vec), (w, kw)):
+                    seen: set[str] = set()
+                    for rank, d in enumerate(x for x in ranking if x):
+                        if d in seen:
+                            continue
+                        seen.add(d)
+                        fused[d] = fused.get(d, 0.0) + weight / (rrf_k + rank + 1)
+                ranked = sorted(fused, key=lambda d: -fused[d])
+                scores.append(ndcg(ranked, qrels[qid], k))
+            out[f"rrf{rrf_k}_kw{w}"] = r(sum(scores) / max(len(scores), 1), 4)
+    log(f"tune: {out}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", required=True, help="a BEIR-format folder")
+    ap.add_argument("--mode", default="all", choices=[*MODES, "all"])
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N queries")
+    ap.add_argument("--tune", action="store_true",
+                    help="also score fusion variants (RRF k, keyword weight) computed here "
+                         "from the same vector and BM25 rankings (library code unchanged)")
+    ap.add_argument("--home", help="TEACHBOT_HOME to use (default: a fresh temporary one)")
+    ap.add_argument("--json", action="store_true", help="print only the JSON summary")
+    args = ap.parse_args(argv)
+
+    from teachbot_tui import offline
+
+    offline.enforce()
+    home = _bench.setup(args.home)
+    log(f"TEACHBOT_HOME={home}")
+
+    from teachbot_tui import config
+    from teachbot_tui.library import Library
+    from teachbot_tui.paths import Paths
+
+    folder = Path(args.dataset)
+    corpus, queries, qrels, kinds = load_beir(folder)
+    if args.limit:
+        queries = dict(list(queries.items())[: args.limit])
+    docs_dir = home / "beir-docs"
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    by_name: dict[str, str] = {}
+    for doc_id, (title, text) in corpus.items():
+        name = file_name(doc_id)
+        if name in by_name:
+            name = f"{name}-{len(by_name)}"
+        by_name[name] = doc_id
+        body = f"{title}\n\n{text}\n" if title else f"{text}\n"
+        (docs_dir / f"{name}.txt").write_text(body, encoding="utf-8")
+
+    settings = config.load()
+    lib = Library(Paths.from_env(), settings)
+    t = time.perf_counter()
+    report = lib.import_paths([docs_dir])
+    import_s = time.perf_counter() - t
+    log(f"imported {report.added} documents, {report.chunks_added} chunks in {import_s:.1f} s;"
+        f" {len(report.failed)} failed")
+
+    def ranked_ids(hits: list) -> list[str]:
+        out: list[str] = []
+        for h in hits:
+            did = by_name.get(Path(h.path).stem)
+            if did is not None and did not in out:
+                out.append(did)
+        return out
+
+    modes = list(MODES) if args.mode == "all" else [args.mode]
+    k = args.k
+    results: dict[str, dict] = {}
+    rel_scores, irr_scores, irr_top1, rel_top1 = [], [], [], []
+    for mode in modes:
+        per_kind: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        rows = []
+        for qid, text in queries.items():
+            hits = lib.search(text, k=k, mode=mode, threshold=None)
+            ranked = ranked_ids(hits)
+            m = (ndcg(ranked, qrels[qid], k), recall(ranked, qrels[qid], k),
+                 mrr(ranked, qrels[qid], k))
+            rows.append(m)
+            if kinds.get(qid):
+                per_kind[kinds[qid]].append(m)
+            if mode == "hybrid":
+                for i, h in enumerate(hits):
+                    did = by_name.get(Path(h.path).stem)
+                    rel = did in qrels[qid]
+                    (rel_scores if rel else irr_scores).append(h.score)
+                    if i == 0:
+                        (rel_top1 if rel else irr_top1).append(h.score)
+        n = max(len(rows), 1)
+        results[mode] = {
+            "ndcg@10": r(sum(x[0] for x in rows) / n, 4),
+            "recall@10": r(sum(x[1] for x in rows) / n, 4),
+            "mrr@10": r(sum(x[2] for x in rows) / n, 4),
+        }
+        if per_kind:
+            results[mode]["by_kind"] = {
+                kind: {"queries": len(v), "ndcg@10": r(sum(x[0] for x in v) / len(v), 4)}
+                for kind, v in sorted(per_kind.items())}
+        log(f"{mode:>8}: {results[mode]}")
+
+    # off-topic questions: their best score, for the threshold
+    off_top1 = []
+    for q in OFFTOPIC:
+        hits = lib.search(q, k=k, mode="vector", threshold=None)
+        if hits:
+            off_top1.append(max(h.score for h in hits))
+    sweep = {}
+    for th in THRESHOLDS:
+        sweep[str(th)] = {
+            "relevant_hits_kept": r(sum(s >= th for s in rel_scores) / max(len(rel_scores), 1)),
+            "relevant_top1_kept": r(sum(s >= th for s in rel_top1) / max(len(rel_top1), 1)),
+            "irrelevant_hits_dropped": r(sum(s < th for s in irr_scores)
+                                         / max(len(irr_scores), 1)),
+            "offtopic_queries_empty": r(sum(s < th for s in off_top1) / max(len(off_top1), 1)),
+        }
+    first = results[modes[0]]
+    out = {
+        "bench": "eval_retrieval",
+        "dataset": folder.name,
+        "documents": len(corpus),
+        "chunks": report.chunks_added,
+        "queries": len(queries),
+        "k": k,
+        "mode": args.mode,
+        "ndcg@10": first["ndcg@10"],
+        "recall@10": first["recall@10"],
+        "mrr@10": first["mrr@10"],
+        "modes": results,
+        "import_s": r(import_s, 1),
+        "retrieval_threshold": settings.retrieval_threshold,
+    }
+    if "hybrid" in results:
+        out["scores"] = {"relevant_hits": dist(rel_scores), "irrelevant_hits": dist(irr_scores),
+                         "relevant_top1": dist(rel_top1), "irrelevant_top1": dist(irr_top1),
+                         "offtopic_top1": dist(off_top1)}
+        out["threshold_sweep"] = sweep
+    if "hybrid" in results and "vector" in results:
+        out["hybrid_minus_vector_ndcg"] = r(results["hybrid"]["ndcg@10"]
+                                            - results["vector"]["ndcg@10"], 4)
+    if args.tune:
+        out["tune"] = tune(lib, queries, qrels, by_name, k)
+    out["machine"] = _bench.machine()
+    _bench.emit(out, pretty=not args.json)
+    lib.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""Smoke tests of the benchmark scripts: each runs for real on a tiny input, under the
+network guard, and its last stdout line is one JSON object with the documented keys.
+Nothing here asserts a timing (these machines are shared and noisy)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, cli_env
+
+SCRIPTS = ROOT / "scripts"
+
+
+def run_script(home: Path, name: str, *args: str, timeout: float = 240) -> dict:
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS / name), "--home", str(home), "--json", *args],
+        capture_output=True, text=True, env=cli_env(home), timeout=timeout, cwd=ROOT,
+    )
+    assert proc.returncode == 0, f"{name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+    last = proc.stdout.strip().splitlines()[-1]
+    result = json.loads(last)
+    assert isinstance(result, dict)
+    return result
+
+
+@pytest.mark.parametrize("name", ["bench_import.py", "bench_retrieval.py",
+                                  "eval_retrieval.py", "bench_chat.py"])
+def test_help(name: str) -> None:
+    proc = subprocess.run([sys.executable, str(SCRIPTS / name), "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and "--json" in proc.stdout
+
+
+@pytest.mark.slow
+def test_bench_import_smoke(tmp_path: Path) -> None:
+    out = run_script(tmp_path, "bench_import.py", "--files", "4", "--runs", "2",
+                     "--reimport-files", "12")
+    for key in ("throughput_ratio", "import_chunks_per_s", "raw_chunks_per_s", "chunks",
+                "reimport_unchanged_s", "reimport_files", "machine"):
+        assert key in out, key
+    assert out["reimport_unchanged"] == 12
+    assert out["throughput_ratio"] > 0
+
+
+@pytest.mark.slow
+def test_bench_retrieval_smoke(tmp_path: Path) -> None:
+    out = run_script(tmp_path, "bench_retrieval.py", "--chunks", "400", "--unique", "120",
+                     "--queries", "4", "--ef-sweep", "32")
+    for key in ("recall@10", "hybrid_p50_ms", "hybrid_p99_ms", "vector_p50_ms",
+                "vector_p99_ms", "parts_p50_ms", "ef_sweep", "build"):
+        assert key in out, key
+    assert 0.0 <= out["recall@10"] <= 1.0
+    assert out["chunks"] == 400
+
+
+@pytest.mark.slow
+def test_eval_retrieval_smoke(tmp_path: Path) -> None:
+    out = run_script(tmp_path, "eval_retrieval.py", "--dataset",
+                     str(SCRIPTS / "data" / "beir-fixtures"), "--mode", "all")
+    for key in ("ndcg@10", "recall@10", "mrr@10", "modes", "scores", "threshold_sweep"):
+        assert key in out, key
+    assert set(out["modes"]) == {"hybrid", "vector", "keyword"}
+    # the fixture questions are answerable: retrieval is far better than chance
+    assert out["modes"]["hybrid"]["recall@10"] > 0.5
+
+
+@pytest.mark.slow
+def test_bench_chat_smoke(tmp_path: Path) -> None:
+    out = run_script(tmp_path, "bench_chat.py", "--runs", "1", "--max-tokens", "8",
+                     "--library-chunks", "300", "--unique", "90", "--questions", "2",
+                     "--context", "500", "--handbook-sections", "3")
+    for key in ("decode_ratio", "app_tok_s", "raw_tok_s", "ttft_p50_ms", "retrieval_p50_ms",
+                "prompt_eval_p50_ms", "turn2_evaluated_p50", "turn2_ttft_ratio"):
+        assert key in out, key
+    assert out["decode_ratio"] > 0
+    # the second turn reuses the first turn's evaluated prefix
+    assert out["turn2_cached_p50"] > 0
