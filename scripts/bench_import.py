@@ -145,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         "chunks": chunk_counts[-1] if chunk_counts else 0,
         "runs": args.runs,
         "batch_size": emb.batch_size,
-        "import_chunks_per_s": r(median([c / t for c, t in zip(chunk_counts, imports)]), 1),
-        "raw_chunks_per_s": r(median([c / t for c, t in zip(chunk_counts, raws)]), 1),
+        "import_chunks_per_s": r(median([c / t for c, t in zip(chunk_counts, imports, strict=False)]), 1),
+        "raw_chunks_per_s": r(median([c / t for c, t in zip(chunk_counts, raws, strict=False)]), 1),
         "throughput_ratio": r(median(ratios), 3),
         "throughput_ratios": [r(x, 3) for x in ratios],
     }
