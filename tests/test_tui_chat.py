@@ -140,7 +140,9 @@ async def test_question_typed_before_model_is_ready_waits(tmp_path: Path) -> Non
         reply = screen.views()[1]
         await pilot.pause(0.1)
         assert WAITING_FOR_MODEL in str(reply.query_one(".notice").visual)
-        assert "loading" in app.status.model_text
+        # the model starts loading LOAD_DELAY_S after the first paint: a fast app may have
+        # taken the question before that
+        await wait_for(pilot, lambda: "loading" in app.status.model_text, timeout=5)
         await wait_for(pilot, lambda: screen.job is None, timeout=10)
         assert reply.status == "complete" and reply.text
         assert "ready" in screen.query_one(StatusBar).text

@@ -150,27 +150,34 @@ class LibraryScreen(Screen[None]):
                                       f"The library is not available: {backend.library.error}",
                                       True)
             return
+        collection = self.collection
         try:
             collections = lib.collections()
-            documents = lib.documents(self.collection)
+            documents = lib.documents(collection)
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self._show_message, one_line(exc), True)
             return
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._fill, collections, documents)
+            self.app.call_from_thread(self._fill, collections, documents, collection)
 
-    def _fill(self, collections: list[Any], documents: list[Any]) -> None:
+    def _fill(self, collections: list[Any], documents: list[Any],
+              collection: str | None = None) -> None:
+        if collection != self.collection:
+            return  # fetched for a collection no longer selected: a newer refresh follows
         self.collections, self.documents = collections, documents
         cols = self.query_one("#collections", DataTable)
-        cols.clear()
-        total_docs = sum(c.documents for c in collections)
-        total_chunks = sum(c.chunks for c in collections)
-        cols.add_row(cell("All documents"), total_docs, total_chunks, key=ALL)
-        for c in collections:
-            cols.add_row(cell(c.name, 40), c.documents, c.chunks, key=c.name)
-        keys = [ALL] + [c.name for c in collections]
-        target = self.collection if self.collection in keys else ALL
-        cols.move_cursor(row=keys.index(target), animate=False)
+        # refilling moves the cursor (to row 0, then back to the selected collection): that
+        # is not the teacher picking a collection, which would refresh again, and again
+        with cols.prevent(DataTable.RowHighlighted):
+            cols.clear()
+            total_docs = sum(c.documents for c in collections)
+            total_chunks = sum(c.chunks for c in collections)
+            cols.add_row(cell("All documents"), total_docs, total_chunks, key=ALL)
+            for c in collections:
+                cols.add_row(cell(c.name, 40), c.documents, c.chunks, key=c.name)
+            keys = [ALL] + [c.name for c in collections]
+            target = self.collection if self.collection in keys else ALL
+            cols.move_cursor(row=keys.index(target), animate=False)
         docs = self.query_one("#documents", DataTable)
         docs.clear()
         for d in documents:
