@@ -248,7 +248,7 @@ def test_kill_9_at_random_moments_then_resume(home: Path, tmp_path: Path,
         assert len(lib.documents()) == 150, f"seed {seed}"
         final = lib.import_paths([docs])
         assert final.unchanged == 150 and final.chunks_added == 0
-        hits = lib.search("Lesson note 149 about coding loops", k=3)
+        hits = lib.search("note 149", k=3, mode="keyword")
         assert any(Path(h.path).name == "note-149.md" for h in hits)
     finally:
         lib.con.close()
