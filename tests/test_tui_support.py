@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from teachbot_tui.answers import Source
 from teachbot_tui.config import Settings
 from teachbot_tui.engine.base import Cancel
 from teachbot_tui.engine.fake import FakeEngine
@@ -122,16 +123,7 @@ class FakeLibrary:
         pass
 
 
-@dataclass
-class FakeSource:
-    n: int
-    path: str
-    page: int | None
-    heading: str
-    snippet: str
-    score: float
-    chunk_id: int
-    cited: bool = False
+FakeSource = Source  # the real source record; it has no heavy imports
 
 
 class FakeAnswer:
