@@ -189,7 +189,8 @@ def teacher_document(i: int, rng: random.Random, paragraphs: int = 3) -> str:
 def build_large_library(lib: Any, n_chunks: int, n_unique: int = 20000,
                         per_chunk: int = 3, noise: float = 0.005, docs_chunks: int = 20,
                         embed_all: bool = False, seed: int = 0) -> dict[str, Any]:
-    """Fill an empty ``lib`` with ``n_chunks`` chunks of teacher text.
+    """Fill an empty ``lib`` with ``n_chunks`` chunks of teacher text (a library that already
+    holds ``n_chunks`` chunks, from an earlier run with the same ``--home``, is reused).
 
     ``n_unique`` unique sentences are embedded for real with the library's embedder (through
     its content-hash cache, so a reused ``TEACHBOT_HOME`` embeds them once). Each chunk is
@@ -210,8 +211,16 @@ def build_large_library(lib: Any, n_chunks: int, n_unique: int = 20000,
     from teachbot_tui.library.index import VectorIndex
 
     con = lib.con
-    if con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]:
-        raise SystemExit("build_large_library needs an empty library")
+    have = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+    if have == n_chunks:  # a --home this function filled before: reuse it
+        log(f"reusing the {have} chunks already in the library")
+        rows = con.execute("SELECT id, text, vector FROM chunks ORDER BY id").fetchall()
+        return {"chunks": have, "reused": True,
+                "vectors": np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows]),
+                "ids": np.array([r[0] for r in rows], dtype=np.int64),
+                "texts": [r[1] for r in rows]}
+    if have:
+        raise SystemExit(f"build_large_library needs an empty library (or one of {n_chunks} chunks)")
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     n_unique = min(n_unique, n_chunks * per_chunk)

@@ -61,7 +61,6 @@ def main(argv: list[str] | None = None) -> int:
     from teachbot_tui import config
     from teachbot_tui.library import Library
     from teachbot_tui.library import index as index_mod
-    from teachbot_tui.library.library import fts_query
     from teachbot_tui.paths import Paths
 
     settings = config.load()
@@ -126,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         rows = lib.con.execute(
             "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?", (fts_query(q), fetch)).fetchall()
+            "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?", (lib.keywords.match(q), fetch)).fetchall()
         parts["fts"].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         lib.con.execute("SELECT COUNT(*) FROM chunks").fetchone()

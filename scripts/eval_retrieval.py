@@ -121,41 +121,41 @@ def dist(xs: list[float]) -> dict[str, float]:
 
 
 def tune(lib, queries: dict, qrels: dict, by_name: dict, k: int) -> dict:  # type: ignore[no-untyped-def]
-    """nDCG@k of reciprocal-rank fusion variants, from the library's own vector (hnswlib)
-    and keyword (FTS5 bm25, same query and weights) candidate lists of 50, at document
-    level (a document's best rank counts)."""
-    from teachbot_tui.library.library import fts_query
-
-    def doc_of(cid: int) -> str | None:
-        row = lib.con.execute("SELECT d.path FROM chunks c JOIN documents d ON "
-                              "d.id=c.document_id WHERE c.id=?", (cid,)).fetchone()
-        return by_name.get(Path(row[0]).stem) if row else None
-
+    """nDCG@k of fusion variants (RRF k x keyword weight x coverage power), computed the way
+    ``Library.search`` fuses, from the library's own candidate lists of 50: hnswlib vectors
+    and FTS5 bm25 (the planner's query), each BM25 rank weighted by the passage's coverage
+    of the question's words raised to the power. Documents rank by their best passage."""
+    doc_of = {cid: by_name.get(Path(path).stem) for cid, path in lib.con.execute(
+        "SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id=c.document_id")}
+    text_of = dict(lib.con.execute("SELECT id, text FROM chunks"))
     lists = {}
     for qid, text in queries.items():
         qv = lib.embedder.encode_query(text)
         vec = [cid for cid, _s in lib.index.query(qv, 50)]
-        match = fts_query(text)
+        plan = lib.keywords.plan(text)
         kw = [row[0] for row in lib.con.execute(
             "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT 50", (match,))] if match else []
-        lists[qid] = ([doc_of(c) for c in vec], [doc_of(c) for c in kw])
+            "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT 50", (plan.match,))] if plan.match else []
+        cover = {cid: plan.coverage(lib.keywords.text_terms(text_of[cid])) for cid in kw}
+        lists[qid] = (vec, kw, cover)
     out = {}
     for rrf_k in (10, 30, 60):
         for w in (0.0, 0.25, 0.5, 0.75, 1.0):
-            scores = []
-            for qid, (vec, kw) in lists.items():
-                fused: dict[str, float] = {}
-                for weight, ranking in ((1.0, vec), (w, kw)):
-                    seen: set[str] = set()
-                    for rank, d in enumerate(x for x in ranking if x):
-                        if d in seen:
-                            continue
-                        seen.add(d)
-                        fused[d] = fused.get(d, 0.0) + weight / (rrf_k + rank + 1)
-                ranked = sorted(fused, key=lambda d: -fused[d])
-                scores.append(ndcg(ranked, qrels[qid], k))
-            out[f"rrf{rrf_k}_kw{w}"] = r(sum(scores) / max(len(scores), 1), 4)
+            for power in (0, 1, 2, 3):
+                scores = []
+                for qid, (vec, kw, cover) in lists.items():
+                    fused: dict[int, float] = {}
+                    for rank, cid in enumerate(vec):
+                        fused[cid] = fused.get(cid, 0.0) + 1.0 / (rrf_k + rank + 1)
+                    for rank, cid in enumerate(kw):
+                        fused[cid] = fused.get(cid, 0.0) + w * cover[cid] ** power / (rrf_k + rank + 1)
+                    ranked: list[str] = []
+                    for cid in sorted(fused, key=lambda c: -fused[c]):
+                        d = doc_of.get(cid)
+                        if d and d not in ranked:
+                            ranked.append(d)
+                    scores.append(ndcg(ranked, qrels[qid], k))
+                out[f"rrf{rrf_k}_kw{w}_cov{power}"] = r(sum(scores) / max(len(scores), 1), 4)
     log(f"tune: {out}")
     return out
 
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N queries")
     ap.add_argument("--tune", action="store_true",
-                    help="also score fusion variants (RRF k, keyword weight) computed here "
+                    help="also score fusion variants (RRF k, keyword weight, coverage power) computed here "
                          "from the same vector and BM25 rankings (library code unchanged)")
     ap.add_argument("--home", help="TEACHBOT_HOME to use (default: a fresh temporary one)")
     ap.add_argument("--json", action="store_true", help="print only the JSON summary")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import re
 import sqlite3
 import stat
 import time
@@ -27,6 +26,7 @@ from ..engine.base import Cancel
 from ..paths import Paths
 from . import store
 from .embedder import Embedder
+from .keywords import KeywordPlanner
 from .types import (
     CollectionInfo,
     DocumentInfo,
@@ -43,14 +43,10 @@ Progress = Callable[[ImportProgress], None]
 EMBED_BATCH_CHUNKS = 256  # chunks gathered across files before one encode call
 SAVE_EVERY_S = 10.0  # save the vector index at least this often during an import
 RRF_K = 10  # tuned on scripts/data/beir-* with eval_retrieval.py --tune (docs/retrieval.md)
-KEYWORD_WEIGHT = 0.5  # BM25 ranks count half: common words must not outvote meaning
+KEYWORD_WEIGHT = 1.0  # a BM25 rank counts like a vector rank, times coverage ** COVERAGE_POWER
+COVERAGE_POWER = 2  # share of the question's words in the passage, squared (see .keywords)
 COMPACT_WASTE = 0.3  # rebuild the index when this share of its labels is deleted
 DEFAULT_COLLECTION = "library"
-
-STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "do", "does", "for", "from", "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our", "should", "so", "such", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you", "your"]
-)
-
 
 @dataclass
 class _Pending:
@@ -74,11 +70,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def fts_query(text: str) -> str:
-    words = [w for w in re.findall(r"\w+", text.lower()) if len(w) > 1 and w not in STOPWORDS]
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
-
-
 class Library:
     def __init__(
         self,
@@ -93,6 +84,7 @@ class Library:
         self._embedder = embedder
         self._index = None
         self._index_stamp: int | None = None
+        self._keywords: KeywordPlanner | None = None
         self._lock = store.WriterLock(self.dir / "write.lock")
         self._writing = False
 
@@ -150,9 +142,17 @@ class Library:
         if self._writing:
             idx.save(seq)
 
+    @property
+    def keywords(self) -> KeywordPlanner:
+        if self._keywords is None:
+            self._keywords = KeywordPlanner(self.con)
+        return self._keywords
+
     def close(self) -> None:
         if self._embedder is not None:
             self._embedder.close()
+        if self._keywords is not None:
+            self._keywords.close()
         self.con.close()
 
     # -- import --------------------------------------------------------------------------
@@ -558,33 +558,41 @@ class Library:
     def _search_round(self, query: str, qv: np.ndarray | None, mode: str, k: int, fetch: int,
                       collection: str | None, threshold: float | None,
                       per_document: int) -> tuple[list[Hit], bool, float | None]:
-        fused: dict[int, float] = {}
         widen = 4 if collection else 1
-        vector_n = keyword_n = 0
+        vector: list[int] = []
+        keyword: list[int] = []
         lowest: float | None = None
+        plan = None
         if qv is not None:
             found = self.index.query(qv, fetch * widen)
-            vector_n = len(found)
+            vector = [cid for cid, _score in found]
             lowest = found[-1][1] if found else None
-            for rank, (cid, _score) in enumerate(found):
-                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank + 1)
         if mode in ("hybrid", "keyword"):
-            match = fts_query(query)
-            if match:
+            plan = self.keywords.plan(query)
+            if plan.match:
                 sql = ("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
                        "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?")
                 try:
-                    rows = self.con.execute(sql, (match, fetch * widen)).fetchall()
+                    keyword = [cid for (cid,) in self.con.execute(sql, (plan.match, fetch * widen))]
                 except sqlite3.OperationalError:
-                    rows = []
-                keyword_n = len(rows)
-                weight = KEYWORD_WEIGHT if qv is not None else 1.0
-                for rank, (cid,) in enumerate(rows):
-                    fused[cid] = fused.get(cid, 0.0) + weight / (RRF_K + rank + 1)
-        exhausted = max(vector_n, keyword_n) < fetch * widen
-        if not fused:
+                    keyword = []
+        exhausted = max(len(vector), len(keyword)) < fetch * widen
+        if not vector and not keyword:
             return [], True, lowest
-        hits = self._fetch_hits(fused, qv, collection)
+        hits = self._fetch_hits(dict.fromkeys(vector + keyword), qv, collection)
+        vector_rank = {cid: rank for rank, cid in enumerate(vector)}
+        keyword_rank = {cid: rank for rank, cid in enumerate(keyword)}
+        for h in hits:
+            if h.chunk_id in vector_rank:
+                h.fused += 1.0 / (RRF_K + vector_rank[h.chunk_id] + 1)
+            if h.chunk_id in keyword_rank:
+                rrf = 1.0 / (RRF_K + keyword_rank[h.chunk_id] + 1)
+                if qv is None:  # keyword only: BM25 order
+                    h.fused += rrf
+                    h.score = round(rrf * RRF_K, 4)
+                elif plan is not None:  # hybrid: weighted by how much of the question it covers
+                    cover = plan.coverage(self.keywords.text_terms(h.text))
+                    h.fused += KEYWORD_WEIGHT * cover ** COVERAGE_POWER * rrf
         if threshold is not None and qv is not None:
             hits = [h for h in hits if h.score >= threshold]
         hits.sort(key=lambda h: (-h.fused, -h.score))
@@ -602,9 +610,10 @@ class Library:
                 break
         return out, exhausted, lowest
 
-    def _fetch_hits(self, fused: dict[int, float], qv: np.ndarray | None,
+    def _fetch_hits(self, ids: dict[int, None], qv: np.ndarray | None,
                     collection: str | None) -> list[Hit]:
-        ids = list(fused)
+        """The rows of ``ids`` (in the collection, if given), scored by cosine similarity to
+        ``qv``; ``fused`` is left at 0 for the caller."""
         sql = ("SELECT c.id, c.document_id, c.text, c.start, c.end, c.page, c.heading, c.vector,"
                " d.path, d.collection, d.topic FROM chunks c JOIN documents d ON d.id=c.document_id"
                f" WHERE c.id IN ({','.join('?' * len(ids))})")
@@ -614,11 +623,10 @@ class Library:
             args.append(collection)
         hits = []
         for r in self.con.execute(sql, args):
-            score = (float(np.frombuffer(r["vector"], dtype=np.float32) @ qv)
-                     if qv is not None else fused[r["id"]] * RRF_K)
+            score = float(np.frombuffer(r["vector"], dtype=np.float32) @ qv) if qv is not None else 0.0
             hits.append(Hit(r["id"], r["document_id"], r["path"], r["collection"], r["page"],
                             r["heading"], r["text"], round(score, 4), r["start"], r["end"],
-                            r["topic"], fused[r["id"]]))
+                            r["topic"]))
         return hits
 
 
