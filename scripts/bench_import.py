@@ -5,7 +5,8 @@ the time to re-import an unchanged folder of many files.
 Part 1 (throughput): a folder of ``--files`` small, varied teacher documents (Markdown and
 text, 2-6 paragraphs each) is imported through ``Library.import_paths`` into a fresh library
 with a fresh (emptied) embedding cache. The chunk texts are then read back from the
-``chunks`` table and encoded by the same loaded ``SentenceTransformer`` with the embedder's
+``chunks`` table (with the document title the import embeds with each, see
+``library.embedding_text``) and encoded by the same loaded ``SentenceTransformer`` with the embedder's
 batch size (the baseline). Both are in chunks/s; ``throughput_ratio`` = import rate / raw
 rate = raw_time / import_time. Runs alternate which side goes first; medians are reported.
 The model is loaded (and warmed) before any timing, for both sides.
@@ -65,6 +66,14 @@ def walk_stat(folder: Path) -> int:
     return n
 
 
+def embedded_texts(con) -> list[str]:  # type: ignore[no-untyped-def]
+    """The texts the import embedded, in chunk order."""
+    from teachbot_tui.library.library import embedding_text
+
+    return [embedding_text(title, text) for title, text in con.execute(
+        "SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id=c.document_id ORDER BY c.id")]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             imports.append(time.perf_counter() - t)
             if report.failed:
                 log(f"  failures: {report.failed[:3]}")
-            texts[:] = [row[0] for row in lib.con.execute("SELECT text FROM chunks ORDER BY id")]
+            texts[:] = embedded_texts(lib.con)
             chunk_counts.append(len(texts))
 
         def do_raw() -> None:
@@ -128,9 +137,9 @@ def main(argv: list[str] | None = None) -> int:
             do_raw()
         else:
             # raw first needs the texts: take them from the previous run's (identical) import
-            texts[:] = [row[0] for row in Library(
+            texts[:] = embedded_texts(Library(
                 Paths(base.config_dir, base.data_dir / f"run{run - 1}", base.cache_dir),
-                settings, embedder=emb).con.execute("SELECT text FROM chunks ORDER BY id")]
+                settings, embedder=emb).con)
             do_raw()
             do_import()
         n = chunk_counts[-1]

@@ -47,6 +47,7 @@ KEYWORD_WEIGHT = 1.0  # a BM25 rank counts like a vector rank, times coverage **
 COVERAGE_POWER = 2  # share of the question's words in the passage, squared (see .keywords)
 COMPACT_WASTE = 0.3  # rebuild the index when this share of its labels is deleted
 DEFAULT_COLLECTION = "library"
+TITLE_CHARS = 120  # at most this much of a document's title is embedded with each passage
 
 @dataclass
 class _Pending:
@@ -68,6 +69,21 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def context_title(title: str | None) -> str:
+    """The part of a document's title that is embedded with each of its passages."""
+    return " ".join((title or "").split())[:TITLE_CHARS]
+
+
+def embedding_text(title: str | None, text: str) -> str:
+    """What is embedded for a passage: the document's title on a line before the passage,
+    unless the passage already holds it. A passage under "Exit tickets" in a book called
+    "Formative Assessment in Practice" is about checking understanding, and only the title
+    says so. The stored, searched and quoted text is the passage alone; chunks are sized
+    to leave room for the title within the embedder's sequence length."""
+    title = context_title(title)
+    return f"{title}\n{text}" if title and title.lower() not in text.lower() else text
 
 
 class Library:
@@ -261,7 +277,7 @@ class Library:
                 return
             if embed_started is None:
                 embed_started = time.perf_counter()
-            texts = [c.text for p in pending for c in p.chunks]
+            texts = [embedding_text(p.parsed.title, c.text) for p in pending for c in p.chunks]
             vectors = self.embedder.encode(texts) if texts else np.zeros((0, 1), np.float32)
             offset = 0
             for p in pending:
@@ -335,7 +351,9 @@ class Library:
             if count_tokens is None:
                 count_tokens = self.embedder.count_tokens
                 max_tokens = min(256, self.embedder.max_seq_length)
-            chunks = chunk_document(parsed, count_tokens, max_tokens=max_tokens)
+            title = context_title(parsed.title)
+            room = max_tokens - (count_tokens(title) + 1 if title else 0)  # title + newline
+            chunks = chunk_document(parsed, count_tokens, max_tokens=room)
             if not chunks:
                 self._record_failure(path, row, "empty: no text to index", report)
                 done += 1
