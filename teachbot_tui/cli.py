@@ -309,10 +309,14 @@ def library_list(
     for c in cols:
         if collection and c.name != collection:
             continue
-        typer.echo(f"{c.name}: {c.documents} documents, {c.chunks} passages")
+        typer.echo(f"{c.name}: {_count(c.documents, 'document')}, {_count(c.chunks, 'passage')}")
         for d in docs:
             if d.collection == c.name:
-                _out(f"  {d.path}  ({d.format}, {d.chunks} passages)\n")
+                _out(f"  {d.path}  ({d.format}, {_count(d.chunks, 'passage')})\n")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @library_app.command("show")
@@ -491,7 +495,7 @@ def ask(
             _out(f"{mark}[{s.n}] {s.label}  (score {s.score:.2f})\n")
 
 
-def _register_practice() -> None:
+def register_practice() -> None:
     # called by main() before a subcommand runs, not at import: the app (no arguments)
     # starts without importing practice (yaml, jsonschema)
     if any(getattr(g, "name", None) == "practice" for g in app.registered_groups):
@@ -503,49 +507,7 @@ def _register_practice() -> None:
     app.add_typer(practice_app, name="practice")
 
 
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from .answers import EngineError
-    from .config import ConfigError
-    from .conversations import ConversationError
-    from .defaults import MissingModelError
-    from .gguf_info import GGUFError
-    from .library.types import LibraryError
-    from .registry import RegistryError
-
-    errors: list[type[BaseException]] = [ConfigError, ConversationError, EngineError,
-                                         GGUFError, LibraryError, MissingModelError,
-                                         RegistryError]
-    try:
-        from .practice.scenarios import ScenarioError
-        from .practice.session import PracticeError
-
-        errors += [ScenarioError, PracticeError]
-    except ImportError:
-        pass
-    return tuple(errors)
-
-
-def main() -> None:
-    try:
-        if not sys.argv[1:]:
-            # `teachbot` alone opens the app: skip typer's parsing (it imports pydantic)
-            from .tui.app import run
-
-            run()
-            return
-        _register_practice()
-        app()
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        raise SystemExit(130) from None
-    except BrokenPipeError:
-        raise SystemExit(0) from None
-    except Exception as exc:
-        if isinstance(exc, _user_errors()):
-            sys.stderr.write(f"teachbot: {exc}\n")
-            raise SystemExit(1) from None
-        raise
-
-
 if __name__ == "__main__":
+    from .entry import main
+
     main()
