@@ -46,3 +46,14 @@ def test_common_words_are_dropped_past_the_budget(tmp_path):
     hits = [r[0] for r in planner.con.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?",
                                               (planner.match("phonics class"),))]
     assert hits == [61]
+
+
+def test_document_frequencies_follow_the_library(tmp_path):
+    con = library_db(tmp_path, ["Phonics first.", "Phonics again.", "Maths."])
+    store.bump_seq(con)
+    planner = KeywordPlanner(con)
+    assert planner.document_frequencies(["phonic", "math", "zebra"]) == {"phonic": 2, "math": 1}
+    con.execute("INSERT INTO chunks(document_id, ord, text, start, end, vector) "
+                "VALUES (1, 9, 'More phonics.', 0, 1, x'00')")
+    store.bump_seq(con)  # every committed change bumps the sequence number
+    assert planner.document_frequencies(["phonic"]) == {"phonic": 3}

@@ -24,6 +24,8 @@ import threading
 from collections import defaultdict
 from dataclasses import dataclass
 
+from . import store
+
 KEYWORD_BUDGET = 20_000  # rows one keyword search may score (the sum of its words' df)
 STEM_CACHE = 200_000  # words whose stemmed terms are remembered
 TOKENIZER = "porter unicode61"  # must match chunks_fts in store.SCHEMA
@@ -68,6 +70,8 @@ class KeywordPlanner:
         self._mem.execute("CREATE VIRTUAL TABLE q_terms USING fts5vocab(q, 'instance')")
         self._lock = threading.Lock()
         self._stems: dict[str, tuple[str, ...]] = {}
+        self._df: dict[str, int] = {}
+        self._df_seq: int | None = None
 
     def terms(self, words: list[str]) -> list[tuple[str, ...]]:
         """Each word as the index stores it: its stemmed term(s)."""
@@ -96,9 +100,7 @@ class KeywordPlanner:
         unique = sorted({t for ts in stems for t in ts})
         if not unique:
             return KeywordQuery("", tuple(stems))
-        df = dict(self.con.execute(
-            f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({','.join('?' * len(unique))})",
-            unique).fetchall())
+        df = self.document_frequencies(unique)
         cost = {i: sum(df.get(t, 0) for t in ts) for i, ts in enumerate(stems)
                 if ts and all(t in df for t in ts)}
         keep: list[int] = []
@@ -109,6 +111,23 @@ class KeywordPlanner:
             keep.append(i)
             spent += cost[i]
         return KeywordQuery(or_query([words[i] for i in sorted(keep)]), tuple(stems))
+
+    def document_frequencies(self, terms: list[str]) -> dict[str, int]:
+        """Rows holding each term (terms in no row are left out); remembered until the
+        library changes (fts5vocab counts a term by walking its whole posting list)."""
+        seq = store.current_seq(self.con)
+        with self._lock:
+            if seq != self._df_seq:
+                self._df, self._df_seq = {}, seq
+            cache = self._df
+            todo = [t for t in terms if t not in cache]
+        if todo:
+            marks = ",".join("?" * len(todo))
+            found = dict(self.con.execute(
+                f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", todo).fetchall())
+            with self._lock:
+                cache.update({t: found.get(t, 0) for t in todo})
+        return {t: cache[t] for t in terms if cache.get(t)}
 
     def match(self, text: str) -> str:
         """The FTS5 query for ``text`` ("" when no word occurs in the library)."""
