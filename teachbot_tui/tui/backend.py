@@ -170,7 +170,8 @@ class Backend:
         self.library = Loadable("library")
         self.embedder = Loadable("embedder")
         self._store: ConversationStore | None = None
-        self._engine_lock = threading.Lock()
+        self._engine_lock = threading.Lock()  # one load at a time
+        self._model_lock = threading.Lock()  # one generation at a time (see model_turn)
         self._assistant: Any = None
         self._assistant_key: tuple[int, int, int] | None = None
 
@@ -204,7 +205,26 @@ class Backend:
 
     def reload_engine(self, progress: Progress) -> None:
         self.engine.reset()
-        self.load_engine(progress)
+        with self._model_lock:  # the old model is closed only after its last generation
+            self.load_engine(progress)
+
+    @contextlib.contextmanager
+    def model_turn(self, cancel: Cancel | None = None) -> Iterator[bool]:
+        """Hold the chat model for one generation. A llama.cpp context must not be used
+        from two threads at once, so chat replies and practice turns take turns. Yields
+        False (without the model) if ``cancel`` is set while waiting."""
+        while not self._model_lock.acquire(timeout=0.05):
+            if cancel is not None and cancel.is_set:
+                yield False
+                return
+        try:
+            yield True
+        finally:
+            self._model_lock.release()
+
+    @property
+    def model_busy(self) -> bool:
+        return self._model_lock.locked()
 
     def load_library(self) -> None:
         """Open the library (cheap) and note any error as one line."""

@@ -380,31 +380,37 @@ class ChatScreen(Screen[None]):
         if job.cancel.is_set:
             post("done", status="stopped")
             return
-        post("notice", text="Searching your library…" if backend.library.value is not None
-             else "Thinking…")
-        note = ""
-        try:
-            assistant = backend.assistant()
+        if backend.model_busy:
+            post("notice", text="Waiting for the model (a practice turn is using it)…")
+        with backend.model_turn(job.cancel) as held:
+            if not held:
+                post("done", status="stopped")
+                return
+            post("notice", text="Searching your library…" if backend.library.value is not None
+                 else "Thinking…")
+            note = ""
             try:
-                answer = assistant.answer(job.question, job.history, cancel=job.cancel)
-            except Exception as exc:  # noqa: BLE001 - retrieval failed: answer without it
-                from ...engine.base import EngineError
+                assistant = backend.assistant()
+                try:
+                    answer = assistant.answer(job.question, job.history, cancel=job.cancel)
+                except Exception as exc:  # noqa: BLE001 - retrieval failed: answer without it
+                    from ...engine.base import EngineError
 
-                if isinstance(exc, EngineError):
-                    raise
-                note = f"Library search failed ({one_line(exc)}); answered without your documents."
-                answer = assistant.answer(job.question, job.history, cancel=job.cancel,
-                                          retrieval=False)
-            post("sources", sources=[source_dict(s) for s in answer.sources],
-                 no_context=bool(getattr(answer, "no_context", False)), text=note)
-            for piece in answer:
-                if piece:
-                    post("piece", text=piece)
-                if job.cancel.is_set:
-                    break
-        except Exception as exc:  # noqa: BLE001 - one line for the user
-            post("error", text=f"The reply failed: {one_line(exc)}")
-            return
+                    if isinstance(exc, EngineError):
+                        raise
+                    note = f"Library search failed ({one_line(exc)}); answered without your documents."
+                    answer = assistant.answer(job.question, job.history, cancel=job.cancel,
+                                              retrieval=False)
+                post("sources", sources=[source_dict(s) for s in answer.sources],
+                     no_context=bool(getattr(answer, "no_context", False)), text=note)
+                for piece in answer:
+                    if piece:
+                        post("piece", text=piece)
+                    if job.cancel.is_set:
+                        break
+            except Exception as exc:  # noqa: BLE001 - one line for the user
+                post("error", text=f"The reply failed: {one_line(exc)}")
+                return
         status = "stopped" if job.cancel.is_set else "complete"
         post("done", status=status, sources=[source_dict(s) for s in answer.sources],
              no_context=bool(getattr(answer, "no_context", False)))

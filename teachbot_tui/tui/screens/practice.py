@@ -13,7 +13,6 @@ scenario file or a model is shown literally (``Content`` / ``Text``, never marku
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -55,7 +54,6 @@ ALL = "\x00all"
 CHART_HEIGHT = 8
 BLOCKS = " ▁▂▃▄▅▆▇█"
 WAITING = "Loading the model… the student will answer when it's ready."
-_ENGINE_LOCK = threading.Lock()  # one practice generation at a time on the shared model
 
 
 def cell(text: object, limit: int | None = None) -> Text:
@@ -395,9 +393,10 @@ class PracticeScreen(Screen[None]):
             if job.kind == "reply":
                 from ...practice.session import StudentSimulator
 
-                with _ENGINE_LOCK:
+                with backend.model_turn(job.cancel) as held:
                     turn = StudentSimulator(engine).reply(job.session.scenario,
-                                                          list(job.session.turns), job.cancel)
+                                                          list(job.session.turns),
+                                                          job.cancel) if held else None
                 post("stopped" if job.cancel.is_set else "turn", turn=turn)
                 return
             from ...practice.coach import Coach
@@ -417,9 +416,9 @@ class PracticeScreen(Screen[None]):
                     embedder = None
             snapshot = PracticeSession(job.session.scenario, list(job.session.turns),
                                        job.session.id, job.session.ideal_response)
-            with _ENGINE_LOCK:
+            with backend.model_turn(job.cancel) as held:
                 evaluation = Coach(engine, embedder, library, self.tapp.settings).evaluate(
-                    snapshot, job.cancel)
+                    snapshot, job.cancel) if held else None
             if job.cancel.is_set:
                 post("stopped")
                 return
