@@ -394,15 +394,19 @@ def _hf_greedy(
     model: Any, ids: list[int], n_tokens: int, torch: Any
 ) -> tuple[list[int], np.ndarray]:
     """Greedy continuation with the KV cache; returns the ids and the logits at every position."""
+    from .train import cache_kwarg
+
     full = list(ids)
     rows = []
+    kwarg = cache_kwarg(model)
     with torch.no_grad():
         out = model(torch.tensor([full]), use_cache=True)
         rows.append(out.logits[0].float())
         for _ in range(n_tokens):
             nxt = int(rows[-1][-1].argmax())
             full.append(nxt)
-            out = model(torch.tensor([[nxt]]), past_key_values=out.past_key_values, use_cache=True)
+            past = getattr(out, "cache", None) or out.past_key_values
+            out = model(torch.tensor([[nxt]]), use_cache=True, **{kwarg: past})
             rows.append(out.logits[0].float())
     return full, torch.cat(rows).numpy()
 
