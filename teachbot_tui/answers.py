@@ -66,6 +66,49 @@ def _defang(text: str) -> str:
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
 
+_FENCE_ECHO = re.compile(r"<{1,3}[ \t]*(?:END[ \t]+)?PASSAGE\b[^<>\n]{0,160}>{1,3}[ \t]*\n?", re.I)
+_LAST_ANGLE_RUN = re.compile(r"<+[^<]*\Z")
+
+
+def _may_become_echo(tail: str) -> bool:
+    """Could ``tail`` (starting at a '<') still grow into an echoed fence marker?"""
+    if len(tail) > 170 or "\n" in tail or ">" in tail or len(tail) - len(tail.lstrip("<")) > 3:
+        return False
+    rest = tail.lstrip("<").lstrip(" \t").upper()
+    return any(w.startswith(rest) or rest.startswith(w) for w in ("PASSAGE", "END PASSAGE"))
+
+
+def without_fence_echoes(pieces: Iterator[str]) -> Iterator[str]:
+    """The model's text with echoes of the passage fences removed. Small models sometimes
+    copy a marker such as ``<<<END PASSAGE [1]>>>`` into their answer; a piece that may be
+    the start of one is held back until it is clearly a marker (dropped) or clearly not."""
+    held, eat_newline = "", False
+    try:
+        for piece in pieces:
+            text = held + piece
+            if eat_newline:  # the line break that followed a marker removed at a piece's end
+                text = text.lstrip(" \t")
+                if text:
+                    text, eat_newline = text.removeprefix("\n"), False
+            ends = [m for m in _FENCE_ECHO.finditer(text) if m.end() == len(text)]
+            if ends and not ends[0].group().endswith("\n"):
+                eat_newline = True
+            held = _FENCE_ECHO.sub("", text)
+            tail = _LAST_ANGLE_RUN.search(held)
+            if tail and _may_become_echo(tail.group()):
+                out, held = held[: tail.start()], held[tail.start():]
+            else:
+                out, held = held, ""
+            if out:
+                yield out
+        if held:
+            yield held
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+
+
 def format_passages(sources: list[Source]) -> str:
     parts = [PASSAGES_INTRO, ""]
     for s in sources:
@@ -105,7 +148,7 @@ class Answer:
                 self._note:
             self.text += self._note
             yield self._note
-        for piece in self._stream:
+        for piece in without_fence_echoes(self._stream):
             self.text += piece
             yield piece
         self._stream = None

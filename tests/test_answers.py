@@ -166,3 +166,18 @@ def test_ask_cli_json_offline(home: Path, docs: dict[str, Path]) -> None:
     assert text.strip() and "Sources:" not in text
     bad = run_cli(home, "ask", "hi", "--model", "nope")
     assert bad.returncode == 1 and "no model named 'nope'" in bad.stderr
+
+
+@pytest.mark.parametrize("pieces, expected", [
+    (["<<<END PASSAGE [1]>> The answer", " is here."], "The answer is here."),
+    (["Use exit tickets", " <", "<<", "END", " PASS", "AGE [2]>>>", "\n", "every day [1]."],
+     "Use exit tickets every day [1]."),
+    (["<<<PASSAGE [3] source: notes.md>>>\nText"], "Text"),
+    (["Keep a < b and 3 <", "< 5 apart."], "Keep a < b and 3 << 5 apart."),
+    (["The <<Sunday>> rota", " and <PASS", "WORD> tags."], "The <<Sunday>> rota and <PASSWORD> tags."),
+    (["Ends with <<<END"], "Ends with <<<END"),
+])
+def test_echoed_fence_markers_are_removed_from_the_answer(pieces, expected):
+    from teachbot_tui.answers import without_fence_echoes
+
+    assert "".join(without_fence_echoes(iter(pieces))) == expected
