@@ -101,8 +101,8 @@ def without_fence_echoes(pieces: Iterator[str]) -> Iterator[str]:
                 out, held = held, ""
             if out:
                 yield out
-        if held:
-            yield held
+        if held and not (_may_become_echo(held) and held.lstrip("<").strip()):
+            yield held  # (an unfinished marker at the end of a cut-off reply is dropped)
     finally:
         close = getattr(pieces, "close", None)
         if close is not None:

@@ -38,7 +38,7 @@ def main() -> None:
     offline.enforce()
     try:
         if sys.argv[1:]:
-            from .cli import register_practice, app
+            from .cli import app, register_practice
 
             register_practice()
             app()

@@ -175,7 +175,8 @@ def test_ask_cli_json_offline(home: Path, docs: dict[str, Path]) -> None:
     (["<<<PASSAGE [3] source: notes.md>>>\nText"], "Text"),
     (["Keep a < b and 3 <", "< 5 apart."], "Keep a < b and 3 << 5 apart."),
     (["The <<Sunday>> rota", " and <PASS", "WORD> tags."], "The <<Sunday>> rota and <PASSWORD> tags."),
-    (["Ends with <<<END"], "Ends with <<<END"),
+    (["Stopped in <<<END PASS"], "Stopped in "),
+    (["Ends with x <"], "Ends with x <"),
 ])
 def test_echoed_fence_markers_are_removed_from_the_answer(pieces, expected):
     from teachbot_tui.answers import without_fence_echoes

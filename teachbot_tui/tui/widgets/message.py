@@ -55,7 +55,6 @@ class MessageView(Vertical, can_focus=True):
     # -- parts ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static(self._header(), classes="header")
-        yield Static("", classes="notice")
         if self.role == "assistant":
             # imported here, not at module import: the chat screen's first paint shows no
             # reply, and Markdown (markdown-it) is the heaviest widget it would import
@@ -65,6 +64,8 @@ class MessageView(Vertical, can_focus=True):
             yield md
         else:
             yield Static(Content(safe_text(self.text)), classes="body")
+        # after the body: "Searching…" shows while it is empty, "Stopped." after a partial reply
+        yield Static("", classes="notice")
         yield Static(Content(NO_CONTEXT), classes="no-context")
         yield SourcesList(self.sources, classes="sources")
 
