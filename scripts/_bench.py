@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import hashlib
 import json
@@ -47,6 +48,16 @@ def setup(home: str | None) -> Path:
         atexit.register(shutil.rmtree, path, ignore_errors=True)  # pass --home to keep it
     os.environ["TEACHBOT_HOME"] = str(path)
     return path
+
+
+def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> tuple[argparse.Namespace, Path]:
+    """Add the options every benchmark shares (--home, --json), parse, and set up the home."""
+    ap.add_argument("--home", help="TEACHBOT_HOME to use (default: a fresh temporary one)")
+    ap.add_argument("--json", action="store_true", help="print only the JSON summary")
+    args = ap.parse_args(argv)
+    home = setup(args.home)
+    log(f"TEACHBOT_HOME={home}")
+    return args, home
 
 
 def log(*parts: object) -> None:

@@ -122,15 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="size of the part (c) handbook (sections of 6 paragraphs)")
     ap.add_argument("--model", help="GGUF to use (default: the bundled SmolLM2)")
     ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: settings)")
-    ap.add_argument("--home", help="TEACHBOT_HOME to use (default: a fresh temporary one)")
-    ap.add_argument("--json", action="store_true", help="print only the JSON summary")
-    args = ap.parse_args(argv)
-
-    from teachbot_tui import offline
-
-    offline.enforce()
-    home = _bench.setup(args.home)
-    log(f"TEACHBOT_HOME={home}")
+    args, home = _bench.parse_args(ap, argv)
 
     from teachbot_tui import config, defaults
     from teachbot_tui.answers import Assistant

@@ -82,15 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="throughput runs (alternating) and unchanged re-imports")
     ap.add_argument("--reimport-files", type=int, default=5000,
                     help="tiny files for the unchanged re-import part (0 to skip)")
-    ap.add_argument("--home", help="TEACHBOT_HOME to use (default: a fresh temporary one)")
-    ap.add_argument("--json", action="store_true", help="print only the JSON summary")
-    args = ap.parse_args(argv)
-
-    from teachbot_tui import offline
-
-    offline.enforce()
-    home = _bench.setup(args.home)
-    log(f"TEACHBOT_HOME={home}")
+    args, home = _bench.parse_args(ap, argv)
 
     from teachbot_tui import config, defaults
     from teachbot_tui.library import Library

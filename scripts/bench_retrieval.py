@@ -46,15 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--build-threads", type=int, default=1,
                     help="torch threads while embedding the pool (build only; 1 is fastest "
                          "on a loaded 2-core machine); 0 = torch's default")
-    ap.add_argument("--home", help="TEACHBOT_HOME to use (default: a fresh temporary one)")
-    ap.add_argument("--json", action="store_true", help="print only the JSON summary")
-    args = ap.parse_args(argv)
-
-    from teachbot_tui import offline
-
-    offline.enforce()
-    home = _bench.setup(args.home)
-    log(f"TEACHBOT_HOME={home}")
+    args, _home = _bench.parse_args(ap, argv)
 
     import numpy as np
 

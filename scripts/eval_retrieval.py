@@ -170,15 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", action="store_true",
                     help="also score fusion variants (RRF k, keyword weight, coverage power) computed here "
                          "from the same vector and BM25 rankings (library code unchanged)")
-    ap.add_argument("--home", help="TEACHBOT_HOME to use (default: a fresh temporary one)")
-    ap.add_argument("--json", action="store_true", help="print only the JSON summary")
-    args = ap.parse_args(argv)
-
-    from teachbot_tui import offline
-
-    offline.enforce()
-    home = _bench.setup(args.home)
-    log(f"TEACHBOT_HOME={home}")
+    args, home = _bench.parse_args(ap, argv)
 
     from teachbot_tui import config
     from teachbot_tui.library import Library
