@@ -100,7 +100,8 @@ class Library:
         self._embedder = embedder
         self._index = None
         self._index_stamp: int | None = None
-        self._keywords: KeywordPlanner | None = None
+        # made now, before any transaction: its temp table must not be created inside one
+        self.keywords = KeywordPlanner(self.con)
         self._lock = store.WriterLock(self.dir / "write.lock")
         self._writing = False
 
@@ -158,17 +159,10 @@ class Library:
         if self._writing:
             idx.save(seq)
 
-    @property
-    def keywords(self) -> KeywordPlanner:
-        if self._keywords is None:
-            self._keywords = KeywordPlanner(self.con)
-        return self._keywords
-
     def close(self) -> None:
         if self._embedder is not None:
             self._embedder.close()
-        if self._keywords is not None:
-            self._keywords.close()
+        self.keywords.close()
         self.con.close()
 
     # -- import --------------------------------------------------------------------------
