@@ -474,7 +474,11 @@ def ask(
     settings = _settings()
     library = None if no_retrieval else _library()
     try:
+        # the embedder loads while the model does; retrieval_ms then times the search alone
+        warming = _in_thread(library.warm) if library is not None else None
         engine = load_engine(model, settings)
+        if warming is not None:
+            warming()
         answer = Assistant(engine, library, settings).answer(
             question, collection=collection, retrieval=not no_retrieval)
         for piece in answer:
@@ -493,6 +497,29 @@ def ask(
         for s in answer.sources:
             mark = "*" if s.cited else " "
             _out(f"{mark}[{s.n}] {s.label}  (score {s.score:.2f})\n")
+
+
+def _in_thread(fn: Any) -> Any:
+    """Start ``fn`` in a thread; the returned function waits for it and re-raises its error."""
+    import threading
+
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if failed:
+            raise failed[0]
+
+    return wait
 
 
 def register_practice() -> None:

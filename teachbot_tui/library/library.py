@@ -505,6 +505,12 @@ class Library:
         return [Failure(r[0], r[1]) for r in
                 self.con.execute("SELECT path, reason FROM failures ORDER BY path")]
 
+    def warm(self) -> None:
+        """Load the embedder now (sentence-transformers and torch: seconds) if there is
+        anything to search, so the first search is as fast as the next."""
+        if self.con.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None:
+            _ = self.embedder.model
+
     def stats(self) -> dict[str, object]:
         docs = self.con.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         chunks = self.con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
