@@ -66,16 +66,24 @@ def _defang(text: str) -> str:
     return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
 
 
-_FENCE_ECHO = re.compile(r"<{1,3}[ \t]*(?:END[ \t]+)?PASSAGE\b[^<>\n]{0,160}>{1,3}[ \t]*\n?", re.I)
+# an echo: "<<<END PASSAGE [1]>>>" and its mangled copies ("<<END PASSAGE [1]>>", and any
+# "<<<" + capital letter ... ">>", such as "<<<PERSONAN [2]>>"); legitimate text hardly ever
+# opens with three angle brackets and a capital
+_FENCE_ECHO = re.compile(
+    r"(?:<{1,3}[ \t]*(?i:END[ \t]+)?(?i:PASSAGE)\b|<<<[ \t]*[A-Z])[^<>\n]{0,160}>{1,3}[ \t]*\n?")
 _LAST_ANGLE_RUN = re.compile(r"<+[^<]*\Z")
 
 
 def _may_become_echo(tail: str) -> bool:
     """Could ``tail`` (starting at a '<') still grow into an echoed fence marker?"""
-    if len(tail) > 170 or "\n" in tail or ">" in tail or len(tail) - len(tail.lstrip("<")) > 3:
+    angles = len(tail) - len(tail.lstrip("<"))
+    if len(tail) > 170 or "\n" in tail or ">" in tail or angles > 3:
         return False
-    rest = tail.lstrip("<").lstrip(" \t").upper()
-    return any(w.startswith(rest) or rest.startswith(w) for w in ("PASSAGE", "END PASSAGE"))
+    rest = tail[angles:].lstrip(" \t")
+    if angles == 3 and (not rest or rest[0].isupper()):
+        return True
+    return any(w.startswith(rest.upper()) or rest.upper().startswith(w)
+               for w in ("PASSAGE", "END PASSAGE"))
 
 
 def without_fence_echoes(pieces: Iterator[str]) -> Iterator[str]:

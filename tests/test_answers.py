@@ -176,6 +176,8 @@ def test_ask_cli_json_offline(home: Path, docs: dict[str, Path]) -> None:
     (["Keep a < b and 3 <", "< 5 apart."], "Keep a < b and 3 << 5 apart."),
     (["The <<Sunday>> rota", " and <PASS", "WORD> tags."], "The <<Sunday>> rota and <PASSWORD> tags."),
     (["Stopped in <<<END PASS"], "Stopped in "),
+    (["<<<PERSON", "AN [2]>> When planning", " a trip [1]."], "When planning a trip [1]."),
+    (["Use <<<p>>> and <<<", "5 apples."], "Use <<<p>>> and <<<5 apples."),
     (["Ends with x <"], "Ends with x <"),
 ])
 def test_echoed_fence_markers_are_removed_from_the_answer(pieces, expected):
