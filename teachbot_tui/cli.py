@@ -375,6 +375,42 @@ def library_stats(as_json: JsonOpt = False) -> None:
         return
     for key, value in stats.items():
         typer.echo(f"{key:14} {value}")
+    if stats.get("reembed_needed"):
+        typer.echo("The passages were embedded by another embedder or an older teachbot: "
+                   "`teachbot library reembed` embeds them again (search works meanwhile "
+                   "unless the embedder changed).")
+
+
+@library_app.command("reembed")
+def library_reembed(as_json: JsonOpt = False) -> None:
+    """Embed every passage again with the configured embedder.
+
+    Needed after changing `embedder` in config.toml; worthwhile after an upgrade that changes
+    what is embedded (`teachbot library stats` says so).
+    """
+    import time
+
+    lib = _library()
+    try:
+        t0 = time.perf_counter()
+        if as_json or not sys.stderr.isatty():
+            n = lib.reembed()
+        else:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            with Progress("re-embedding passages", BarColumn(), MofNCompleteColumn(),
+                          TimeRemainingColumn(), transient=True) as bar:
+                task = bar.add_task("reembed", total=None)
+                n = lib.reembed(lambda p: bar.update(task, total=p.files_total or None,
+                                                     completed=p.files_done))
+        seconds = round(time.perf_counter() - t0, 2)
+        stamp = lib.embedding_stamp() or {}
+    finally:
+        lib.close()
+    if as_json:
+        _print_json({"passages": n, "seconds": seconds, "embedder": stamp.get("model")})
+    else:
+        typer.echo(f"re-embedded {n} passages with {stamp.get('model')} in {seconds:.1f} s")
 
 
 # -- search ----------------------------------------------------------------------------------

@@ -295,3 +295,61 @@ def test_index_grows_and_compacts(tmp_path: Path) -> None:
     idx.save(seq=7)
     again = VectorIndex(tmp_path / "v.hnsw", 16)
     assert again.seq == 7 and again.live == 1000
+
+
+def test_vectors_of_another_embedder_are_refused_until_reembed(library: Library, tmp_path: Path,
+                                                              embedder: object) -> None:
+    from teachbot_tui.library import LibraryError
+    from teachbot_tui.library.library import EMBEDDING_RECIPE, embedding_text
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "trips.md").write_text("# School trips\n\nCollect the consent forms a week ahead.\n")
+    (docs / "phonics.txt").write_text("Phonics first: blend the sounds, then read the word.\n")
+    library.import_paths([docs])
+    assert library.embedding_stamp() == {"model": library.embedder.model_id,
+                                         "recipe": EMBEDDING_RECIPE}
+    assert not library.needs_reembed()
+
+    # the vectors came from another model (as after changing `embedder` in config.toml)
+    with library.con:
+        library.con.execute("UPDATE meta SET value=? WHERE key='embedding'",
+                            (json.dumps({"model": "other-model@123", "recipe": 2}),))
+    other = Library(Paths.from_env(), config.load(), embedder=embedder)  # type: ignore[arg-type]
+    assert other.needs_reembed()
+    with pytest.raises(LibraryError, match="other-model@123.*teachbot library reembed"):
+        other.search("consent forms")
+    with pytest.raises(LibraryError, match="reembed"):
+        other.import_paths([docs])
+    assert other.search("consent forms", mode="keyword")  # keywords need no vectors
+
+    # embedding everything again makes it searchable, stamped and consistent
+    seen = []
+    assert other.reembed(progress=seen.append) == 2
+    assert seen[-1].phase == "done" and any(p.phase == "reembed" for p in seen)
+    assert other.embedding_stamp() == {"model": other.embedder.model_id, "recipe": EMBEDDING_RECIPE}
+    assert Path(other.search("consent forms", k=1)[0].path).name == "trips.md"
+    check_consistency(other)
+    title, text, blob = other.con.execute(
+        "SELECT d.title, c.text, c.vector FROM chunks c JOIN documents d ON d.id=c.document_id "
+        "WHERE d.path LIKE '%trips.md'").fetchone()
+    expected = other.embedder.encode([embedding_text(title, text)])[0]
+    assert np.allclose(np.frombuffer(blob, dtype=np.float32), expected, atol=1e-5)
+
+    # a library from before stamps: searchable, and marked as worth re-embedding
+    with other.con:
+        other.con.execute("DELETE FROM meta WHERE key='embedding'")
+    assert other.needs_reembed()
+    assert other.search("phonics blending")
+    other.con.close()
+
+
+def test_reembed_command(home: Path, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "lunch.txt").write_text("Lunch duty starts at 12:10 in the hall.\n")
+    run_cli(home, "import", str(docs), check=True)
+    stats = json.loads(run_cli(home, "library", "stats", "--json", check=True).stdout)
+    assert stats["reembed_needed"] is False and stats["embedding"]["recipe"] == 2
+    out = json.loads(run_cli(home, "library", "reembed", "--json", check=True).stdout)
+    assert out["passages"] == 1 and out["embedder"] == stats["embedding"]["model"]

@@ -21,6 +21,22 @@ def text_key(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
+def fingerprint(folder: Path) -> str:
+    """Which model a folder holds, cheaply: its name, plus a hash of its config.json and of
+    the size and first MiB of each weights file (a fine-tune differs there too)."""
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("*")):
+        if path.name == "config.json" or path.suffix in (".safetensors", ".bin"):
+            try:
+                with path.open("rb") as fh:
+                    h.update(f"{path.name}:{path.stat().st_size}:".encode())
+                    h.update(fh.read(1 << 20))
+            except OSError:
+                continue
+    name = folder.name if folder.name != "model" else folder.parent.name  # (packaged models)
+    return f"{name}@{h.hexdigest()[:12]}"
+
+
 class Embedder:
     def __init__(self, model_path: Path, cache_path: Path | None = None,
                  batch_size: int = 64) -> None:
@@ -38,7 +54,7 @@ class Embedder:
                 "CREATE TABLE IF NOT EXISTS vectors (model TEXT, key BLOB, vec BLOB,"
                 " PRIMARY KEY (model, key)) WITHOUT ROWID"
             )
-        self.model_id = self.model_path.name
+        self.model_id = fingerprint(self.model_path)
 
     # -- loading -------------------------------------------------------------------------
     @property

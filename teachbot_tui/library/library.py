@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import os
 import sqlite3
 import stat
@@ -48,6 +49,7 @@ COVERAGE_POWER = 2  # share of the question's words in the passage, squared (see
 COMPACT_WASTE = 0.3  # rebuild the index when this share of its labels is deleted
 DEFAULT_COLLECTION = "library"
 TITLE_CHARS = 120  # at most this much of a document's title is embedded with each passage
+EMBEDDING_RECIPE = 2  # what a passage's vector is of: 1 the passage alone, 2 title + passage
 
 @dataclass
 class _Pending:
@@ -103,6 +105,7 @@ class Library:
         # made now, before any transaction: its temp table must not be created inside one
         self.keywords = KeywordPlanner(self.con)
         self._lock = store.WriterLock(self.dir / "write.lock")
+        self._embedder_checked = False
         self._writing = False
 
     # -- components ----------------------------------------------------------------------
@@ -193,6 +196,7 @@ class Library:
         with self._lock:
             self._writing = True
             try:
+                self._check_embedder(writing=True)
                 emit(ImportProgress("scan"))
                 files: list[tuple[Path, str, str]] = []  # (path, collection, category)
                 scanned_roots: list[Path] = []
@@ -442,6 +446,91 @@ class Library:
             idx.reset(int(live * 1.5))
             self._repair_index()
 
+    # -- the embedder the vectors came from --------------------------------------------
+    def embedding_stamp(self) -> dict[str, object] | None:
+        """Which embedder (``model``: its fingerprint) and recipe made the stored vectors."""
+        row = self.con.execute("SELECT value FROM meta WHERE key='embedding'").fetchone()
+        return json.loads(row[0]) if row else None
+
+    def _set_embedding_stamp(self, recipe: int) -> None:
+        stamp = json.dumps({"model": self.embedder.model_id, "recipe": recipe})
+        with _tx(self.con):
+            self.con.execute("INSERT INTO meta(key, value) VALUES ('embedding', ?) "
+                             "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (stamp,))
+
+    def _check_embedder(self, writing: bool) -> None:
+        """Vectors of different models do not mix: refuse to search or add to a library
+        whose vectors came from another embedder than the configured one."""
+        if self._embedder_checked:
+            return
+        stamp = self.embedding_stamp()
+        has_chunks = self.con.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
+        if stamp is None or not has_chunks:
+            # a new library, or one from before stamps (its vectors: this embedder, recipe 1)
+            if writing:
+                self._set_embedding_stamp(1 if has_chunks else EMBEDDING_RECIPE)
+        elif stamp.get("model") != self.embedder.model_id:
+            raise LibraryError(
+                f"the library's passages were embedded with {stamp.get('model')}, not with the "
+                f"configured embedder ({self.embedder.model_id}); run `teachbot library "
+                "reembed` to embed them again, or set `embedder` back in config.toml")
+        self._embedder_checked = True
+
+    def needs_reembed(self) -> bool:
+        """True when the stored vectors come from another embedder or an older recipe."""
+        if self.con.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is None:
+            return False
+        # no stamp: a library from before stamps, made with this embedder and recipe 1
+        stamp = self.embedding_stamp() or {"model": self.embedder.model_id, "recipe": 1}
+        return stamp.get("model") != self.embedder.model_id or stamp.get("recipe") != EMBEDDING_RECIPE
+
+    def reembed(self, progress: Progress | None = None, cancel: Cancel | None = None) -> int:
+        """Embed every passage again with the configured embedder and the current recipe,
+        then rebuild the vector index; returns the number of passages. Interrupted, the old
+        stamp stays and the next run starts over."""
+        from .index import VectorIndex
+
+        emit = progress or (lambda _p: None)
+        t0 = time.perf_counter()
+        with self._lock:
+            self._writing = True
+            try:
+                con = self.con
+                rows = con.execute("SELECT c.id, c.text, d.title FROM chunks c JOIN documents d "
+                                   "ON d.id = c.document_id ORDER BY c.id").fetchall()
+                total = len(rows)
+                for start in range(0, total, EMBED_BATCH_CHUNKS):
+                    if cancel is not None and cancel.is_set:
+                        return start
+                    part = rows[start:start + EMBED_BATCH_CHUNKS]
+                    vectors = self.embedder.encode([embedding_text(r[2], r[1]) for r in part])
+                    with _tx(con):
+                        con.executemany("UPDATE chunks SET vector=? WHERE id=?",
+                                        [(v.astype(np.float32).tobytes(), r[0])
+                                         for r, v in zip(part, vectors, strict=True)])
+                    done = start + len(part)
+                    rate = done / max(time.perf_counter() - t0, 1e-9)
+                    emit(ImportProgress("reembed", done, total, done, round(rate, 1),
+                                        (total - done) / rate if rate else None))
+                index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
+                index.reset(int(total * 1.5))
+                for start in range(0, total, 5000):
+                    part_rows = con.execute(
+                        "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT 5000",
+                        (rows[start - 1][0] if start else 0,)).fetchall()
+                    index.add([r[0] for r in part_rows],
+                              np.stack([np.frombuffer(r[1], dtype=np.float32) for r in part_rows]))
+                self._set_embedding_stamp(EMBEDDING_RECIPE)
+                with _tx(con):
+                    seq = store.bump_seq(con)
+                index.save(seq)
+                self._index, self._index_stamp = index, self._meta_stamp()
+                self._embedder_checked = False
+                emit(ImportProgress("done", total, total, total))
+                return total
+            finally:
+                self._writing = False
+
     # -- removal -------------------------------------------------------------------------
     def remove_document(self, path: str | Path) -> int:
         with self._lock:
@@ -525,10 +614,13 @@ class Library:
         }
         meta = self.dir / "vectors.json"
         if meta.exists():
-            import json
-
             info = json.loads(meta.read_text())
             out["index"] = {"labels": info.get("count"), "deleted": info.get("deleted")}
+        out["embedding"] = self.embedding_stamp()
+        try:
+            out["reembed_needed"] = self.needs_reembed()
+        except LibraryError:  # the configured embedder folder is missing
+            out["reembed_needed"] = None
         return out
 
     def passage(self, chunk_id: int) -> Passage:
@@ -559,6 +651,8 @@ class Library:
         query = query.strip()
         if not query or self.con.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is None:
             return []
+        if mode != "keyword":
+            self._check_embedder(writing=False)
         fetch = max(50, k * 5)
         per_document = per_document or max(2, (k + 2) // 3)
         qv = self.embedder.encode_query(query) if mode in ("hybrid", "vector") else None
