@@ -125,6 +125,8 @@ def tune(lib, queries: dict, qrels: dict, by_name: dict, k: int) -> dict:  # typ
     ``Library.search`` fuses, from the library's own candidate lists of 50: hnswlib vectors
     and FTS5 bm25 (the planner's query), each BM25 rank weighted by the passage's coverage
     of the question's words raised to the power. Documents rank by their best passage."""
+    from teachbot_tui.library.library import fused_score
+
     doc_of = {cid: by_name.get(Path(path).stem) for cid, path in lib.con.execute(
         "SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id=c.document_id")}
     text_of = dict(lib.con.execute("SELECT id, text FROM chunks"))
@@ -144,11 +146,11 @@ def tune(lib, queries: dict, qrels: dict, by_name: dict, k: int) -> dict:  # typ
             for power in (0, 1, 2, 3):
                 scores = []
                 for qid, (vec, kw, cover) in lists.items():
-                    fused: dict[int, float] = {}
-                    for rank, cid in enumerate(vec):
-                        fused[cid] = fused.get(cid, 0.0) + 1.0 / (rrf_k + rank + 1)
-                    for rank, cid in enumerate(kw):
-                        fused[cid] = fused.get(cid, 0.0) + w * cover[cid] ** power / (rrf_k + rank + 1)
+                    vec_rank = {cid: i for i, cid in enumerate(vec)}
+                    kw_rank = {cid: i for i, cid in enumerate(kw)}
+                    fused = {cid: fused_score(vec_rank.get(cid), kw_rank.get(cid), cover.get(cid, 0.0),
+                                              rrf_k=rrf_k, weight=w, power=power)
+                             for cid in dict.fromkeys(vec + kw)}
                     ranked: list[str] = []
                     for cid in sorted(fused, key=lambda c: -fused[c]):
                         d = doc_of.get(cid)

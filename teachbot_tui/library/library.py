@@ -51,6 +51,7 @@ DEFAULT_COLLECTION = "library"
 TITLE_CHARS = 120  # at most this much of a document's title is embedded with each passage
 EMBEDDING_RECIPE = 2  # what a passage's vector is of: 1 the passage alone, 2 title + passage
 
+
 @dataclass
 class _Pending:
     path: Path
@@ -71,6 +72,18 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def fused_score(vector_rank: int | None, keyword_rank: int | None, coverage: float,
+                rrf_k: int = RRF_K, weight: float = KEYWORD_WEIGHT,
+                power: float = COVERAGE_POWER) -> float:
+    """A passage's hybrid score from its ranks (0-based; None: not in that list) and the
+    share of the question's words it contains: reciprocal-rank fusion in which the keyword
+    rank counts ``weight * coverage ** power`` (docs/retrieval.md)."""
+    score = 0.0 if vector_rank is None else 1.0 / (rrf_k + vector_rank + 1)
+    if keyword_rank is not None:
+        score += weight * coverage ** power / (rrf_k + keyword_rank + 1)
+    return score
 
 
 def context_title(title: str | None) -> str:
@@ -512,19 +525,15 @@ class Library:
                     rate = done / max(time.perf_counter() - t0, 1e-9)
                     emit(ImportProgress("reembed", done, total, done, round(rate, 1),
                                         (total - done) / rate if rate else None))
-                index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
-                index.reset(int(total * 1.5))
-                for start in range(0, total, 5000):
-                    part_rows = con.execute(
-                        "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT 5000",
-                        (rows[start - 1][0] if start else 0,)).fetchall()
-                    index.add([r[0] for r in part_rows],
-                              np.stack([np.frombuffer(r[1], dtype=np.float32) for r in part_rows]))
-                self._set_embedding_stamp(EMBEDDING_RECIPE)
+                # the index is rebuilt from the new vectors and saved before the stamp says
+                # they are new: killed in between, the old stamp asks for another run
                 with _tx(con):
-                    seq = store.bump_seq(con)
-                index.save(seq)
-                self._index, self._index_stamp = index, self._meta_stamp()
+                    store.bump_seq(con)
+                self._index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
+                self._index.reset(int(total * 1.5))
+                self._repair_index()  # adds every vector from SQLite, saves at the new seq
+                self._index_stamp = self._meta_stamp()
+                self._set_embedding_stamp(EMBEDDING_RECIPE)
                 self._embedder_checked = False
                 emit(ImportProgress("done", total, total, total))
                 return total
@@ -695,16 +704,13 @@ class Library:
         vector_rank = {cid: rank for rank, cid in enumerate(vector)}
         keyword_rank = {cid: rank for rank, cid in enumerate(keyword)}
         for h in hits:
-            if h.chunk_id in vector_rank:
-                h.fused += 1.0 / (RRF_K + vector_rank[h.chunk_id] + 1)
-            if h.chunk_id in keyword_rank:
-                rrf = 1.0 / (RRF_K + keyword_rank[h.chunk_id] + 1)
-                if qv is None:  # keyword only: BM25 order
-                    h.fused += rrf
-                    h.score = round(rrf * RRF_K, 4)
-                elif plan is not None:  # hybrid: weighted by how much of the question it covers
-                    cover = plan.coverage(self.keywords.text_terms(h.text))
-                    h.fused += KEYWORD_WEIGHT * cover ** COVERAGE_POWER * rrf
+            kw = keyword_rank.get(h.chunk_id)
+            if qv is None:  # keyword only: BM25 order
+                h.fused = fused_score(None, kw, 1.0, weight=1.0)
+                h.score = round(h.fused * RRF_K, 4)
+            else:  # hybrid (or vector): a keyword rank weighted by the question's coverage
+                cover = plan.coverage(self.keywords.text_terms(h.text)) if plan and kw is not None else 0.0
+                h.fused = fused_score(vector_rank.get(h.chunk_id), kw, cover)
         if threshold is not None and qv is not None:
             hits = [h for h in hits if h.score >= threshold]
         hits.sort(key=lambda h: (-h.fused, -h.score))
