@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     from teachbot_tui import config
     from teachbot_tui.library import Library
     from teachbot_tui.library import index as index_mod
+    from teachbot_tui.library.keywords import or_query, query_words
     from teachbot_tui.paths import Paths
 
     settings = config.load()
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
              "hybrid_torch1": dict(mode="hybrid")}
     lat: dict[str, list[float]] = {c: [] for c in cases}
     parts: dict[str, list[float]] = {p: [] for p in
-                                     ("embed", "embed_torch1", "ann", "fts", "count", "fetch")}
+                                     ("embed", "embed_torch1", "ann", "keyword_plan", "fts",
+                                      "fts_all_words", "count", "fetch")}
     recall_ann, recall_fetch = [], []
     hits_returned: dict[str, list[int]] = {c: [] for c in cases}
     index = lib.index
@@ -115,18 +117,22 @@ def main(argv: list[str] | None = None) -> int:
         found = index.query(qv, fetch)
         parts["ann"].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        rows = lib.con.execute(
-            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?", (lib.keywords.match(q), fetch)).fetchall()
+        plan = lib.keywords.plan(q)
+        parts["keyword_plan"].append((time.perf_counter() - t) * 1000)
+        fts_sql = ("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
+                   "ORDER BY bm25(chunks_fts, 1.0, 0.5) LIMIT ?")
+        t = time.perf_counter()
+        rows = lib.con.execute(fts_sql, (plan.match, fetch)).fetchall()
         parts["fts"].append((time.perf_counter() - t) * 1000)
+        # the baseline: an OR of every content word, as before the planner's budget
+        t = time.perf_counter()
+        lib.con.execute(fts_sql, (or_query(query_words(q)), fetch)).fetchall()
+        parts["fts_all_words"].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         lib.con.execute("SELECT COUNT(*) FROM chunks").fetchone()
         parts["count"].append((time.perf_counter() - t) * 1000)
-        fused = {cid: 1.0 / (61 + i) for i, (cid, _s) in enumerate(found)}
-        for i, (cid,) in enumerate(rows):
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (61 + i)
         t = time.perf_counter()
-        lib._fetch_hits(fused, qv, None)
+        lib._fetch_hits(dict.fromkeys([cid for cid, _s in found] + [r[0] for r in rows]), qv, None)
         parts["fetch"].append((time.perf_counter() - t) * 1000)
         # recall: ANN vs exact on the same normalized vectors
         exact = ids[np.argpartition(-(vecs @ qv), k)[:k]]
