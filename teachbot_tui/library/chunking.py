@@ -20,7 +20,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from teachbot_tui.library.parsers import Block, ParsedDocument
+from teachbot_tui.library.formats import Block, ParsedDocument
 
 # Room left for the [CLS]/[SEP]-style special tokens the embedder adds around a chunk.
 HEADROOM_TOKENS = 8

@@ -201,7 +201,7 @@ class Library:
 
     def _import(self, roots: list[tuple[Path, str | None]], progress: Progress | None,
                 cancel: Cancel | None) -> ImportReport:
-        from .parsers import SUPPORTED_SUFFIXES
+        from .formats import SUPPORTED_SUFFIXES
 
         t0 = time.perf_counter()
         report = ImportReport()
@@ -243,7 +243,7 @@ class Library:
                  report: ImportReport, emit: Callable[[ImportProgress], None],
                  cancel: Cancel | None, t0: float) -> None:
         from .chunking import chunk_document
-        from .parsers import ParseError, parse_file
+        from .formats import ParseError, parse_file
 
         con = self.con
         current = {str(p) for p, _, _ in files}
