@@ -11,6 +11,8 @@ import errno
 import fcntl
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .types import LibraryBusy
@@ -111,6 +113,20 @@ def _statements(script: str) -> list[str]:
     if "".join(buf).strip():
         out.append("\n".join(buf))
     return [s for s in out if s.strip()]
+
+
+@contextmanager
+def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception, on an autocommit
+    connection: the write lock is taken at the start, so a transaction never fails half-way
+    on a lock another writer holds."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def bump_seq(con: sqlite3.Connection) -> int:
