@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from ...text import clean_block, clean_inline, normalize_newlines, one_line
+
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 # A zip (docx, pptx, epub, odt) may unpack to at most this many times max_bytes, and no single
@@ -52,7 +54,7 @@ class ParseError(Exception):
         if reason not in REASONS:
             raise ValueError(f"unknown parse-error reason {reason!r}")
         self.reason = reason
-        self.detail = _one_line(detail)
+        self.detail = one_line(detail)
         super().__init__(f"{reason}: {self.detail}")
 
     def __reduce__(self) -> tuple[type[ParseError], tuple[str, str]]:
@@ -80,49 +82,9 @@ class ParsedDocument:
     meta: dict[str, str] = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------------------------
-# Text cleaning
-
-
-# Terminal escape sequences (CSI, OSC, other ESC-introduced) are removed whole, so that
-# "\x1b]8;;http://evil\x07" leaves no half-sequence behind; then stray control characters go.
-_ANSI = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI ... final byte
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC ... BEL or ST
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS / SOS / PM / APC strings
-    r"|\x1b[@-Z\\-_]"  # two-character escapes
-    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
-)
-# C0 controls except \t and \n, DEL, C1 controls, BOM / zero-width no-break space, surrogates.
-CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\ud800-\udfff]")
+# Document text is cleaned by the shared literal-text policy (teachbot_tui.text).
 SPACE = re.compile(r"\s+")
 BLANK_LINES = re.compile(r"\n[ \t]*\n\s*")
-
-
-def normalize_newlines(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _strip_controls(text: str) -> str:
-    return CONTROL.sub("", _ANSI.sub("", text))
-
-
-def clean_inline(text: str) -> str:
-    """One paragraph's text: escapes and control characters out, whitespace runs to one space."""
-    text = _ANSI.sub("", text)
-    text = SPACE.sub(" ", text)  # \v, \f, \x1c-\x1f count as whitespace here, not as junk
-    return CONTROL.sub("", text).strip()
-
-
-def _clean_preformatted(text: str) -> str:
-    """Code or preformatted text: keep line breaks, drop blank lines and trailing spaces."""
-    lines = (_strip_controls(line.replace("\t", "    ")).rstrip() for line in text.split("\n"))
-    return "\n".join(line for line in lines if line.strip())
-
-
-def _one_line(text: str) -> str:
-    text = clean_inline(str(text))
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,7 +132,7 @@ class Builder:
             self._add(text, page)
 
     def preformatted(self, text: str, page: int | None = None) -> None:
-        text = _clean_preformatted(text)
+        text = clean_block(text)
         if text:
             self._add(text, page)
 

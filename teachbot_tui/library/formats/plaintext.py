@@ -9,7 +9,8 @@ from __future__ import annotations
 import codecs
 import re
 
-from .core import BLANK_LINES, CONTROL, Builder, ParsedDocument, ParseError, normalize_newlines
+from ...text import CONTROLS, normalize_newlines
+from .core import BLANK_LINES, Builder, ParsedDocument, ParseError
 
 # (magic, what it is, needs other binary evidence) -- the ASCII-looking ones could start a note.
 _MAGIC: tuple[tuple[bytes, str, bool], ...] = (
@@ -161,7 +162,7 @@ def _check_decoded(text: str) -> str:
     """Reject decoded text that is mostly control characters (binary that happened to decode)."""
     sample = text[:_SAMPLE]
     if sample:
-        controls = len(CONTROL.findall(sample)) - sample.count("\ufeff")
+        controls = len(CONTROLS.findall(sample)) - sample.count("\ufeff")
         if controls > 0.1 * len(sample):
             raise ParseError("binary", "the file is mostly control characters, not text")
     return text
