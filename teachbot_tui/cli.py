@@ -20,6 +20,7 @@ import typer  # noqa: E402
 from . import __version__  # noqa: E402
 from .cli_common import (  # noqa: E402
     JsonOpt,
+    err,
     home_paths,
     load_engine,
     load_settings,
@@ -133,11 +134,15 @@ def models_add(
     """Register a GGUF model after checking its header (magic, architecture, context
     length, chat template)."""
     from . import config
+    from .gguf_info import architecture_warning
     from .registry import ModelRegistry
 
     entry = ModelRegistry(home_paths()).add(path, name)
     if use:
         config.save({"chat_model": entry.name}, home_paths())
+    warning = architecture_warning(entry.architecture)
+    if warning:
+        err(f"warning: {warning}")
     if as_json:
         print_json(entry.as_dict())
     else:

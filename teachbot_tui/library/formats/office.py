@@ -121,12 +121,7 @@ def parse_docx(data: bytes) -> ParsedDocument:
     document = docx.Document(io.BytesIO(data))
     builder = Builder()
     first_title = None
-    content: Iterable[object]
-    if hasattr(document, "iter_inner_content"):
-        content = document.iter_inner_content()
-    else:  # python-docx < 1.0
-        content = document.paragraphs
-    for item in content:
+    for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
             level = _docx_heading_level(item)
             if level is None:

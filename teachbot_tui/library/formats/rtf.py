@@ -11,10 +11,8 @@ from .core import Builder, ParsedDocument, ParseError
 def parse_rtf(data: bytes) -> ParsedDocument:
     if not data.lstrip().startswith(b"{\\rtf"):
         raise ParseError("corrupt", "not an RTF file (no {\\rtf header)")
-    try:
-        from striprtf.striprtf import rtf_to_text
-    except ImportError as exc:
-        raise ParseError("unsupported", "RTF support needs the striprtf package") from exc
+    from striprtf.striprtf import rtf_to_text
+
     match = re.search(rb"\\ansicpg(\d+)", data[:4096])
     encoding = f"cp{match.group(1).decode()}" if match else "cp1252"
     try:
