@@ -87,6 +87,53 @@ def storable(text: str) -> str:
     return text
 
 
+
+def slug(title: str, limit: int = 64) -> str:
+    """``title`` as lowercase ASCII letters and digits joined by single hyphens, at most
+    ``limit`` characters (for ids and file names); empty when it has none."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:limit].rstrip("-")
+
+# -- sentences ------------------------------------------------------------------------------
+
+# A sentence ends at . ! ? or an ellipsis (plus closing quotes/brackets) before whitespace, or
+# at a line break.
+SENTENCE_END = re.compile(r"[.!?\u2026\u3002]+[\"'\u201d\u2019)\]]*\s+|\n+")
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentences of text[start:end] as trimmed (start, end) spans.
+
+    A full stop followed by a lower-case word ("e.g. the") does not end a sentence.
+    """
+    spans: list[tuple[int, int]] = []
+    pos = start
+    for match in SENTENCE_END.finditer(text, start, end):
+        after = match.end()
+        if after < end and text[after].islower() and "\n" not in match.group():
+            continue
+        span = trim_span(text, pos, after)
+        if span[0] < span[1]:
+            spans.append(span)
+        pos = after
+    span = trim_span(text, pos, end)
+    if span[0] < span[1]:
+        spans.append(span)
+    return spans
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text``, trimmed (see :func:`sentence_spans`)."""
+    return [text[start:end] for start, end in sentence_spans(text, 0, len(text))]
+
+
 # -- the app's policy: controls made visible ----------------------------------------------
 
 # Invisible "format" characters (Unicode category Cf) that reorder or hide text: bidi
