@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from teachbot_tui.library import Library
     from teachbot_tui.library import index as index_mod
     from teachbot_tui.library.keywords import or_query, query_words
+    from teachbot_tui.library.search import fetch_hits
     from teachbot_tui.paths import Paths
 
     settings = config.load()
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         lib.con.execute("SELECT COUNT(*) FROM chunks").fetchone()
         parts["count"].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        lib._fetch_hits(dict.fromkeys([cid for cid, _s in found] + [r[0] for r in rows]), qv, None)
+        fetch_hits(lib.con, dict.fromkeys([cid for cid, _s in found] + [r[0] for r in rows]), qv, None)
         parts["fetch"].append((time.perf_counter() - t) * 1000)
         # recall: ANN vs exact on the same normalized vectors
         exact = ids[np.argpartition(-(vecs @ qv), k)[:k]]

@@ -125,7 +125,7 @@ def tune(lib, queries: dict, qrels: dict, by_name: dict, k: int) -> dict:  # typ
     ``Library.search`` fuses, from the library's own candidate lists of 50: hnswlib vectors
     and FTS5 bm25 (the planner's query), each BM25 rank weighted by the passage's coverage
     of the question's words raised to the power. Documents rank by their best passage."""
-    from teachbot_tui.library.library import fused_score
+    from teachbot_tui.library.search import fused_score
 
     doc_of = {cid: by_name.get(Path(path).stem) for cid, path in lib.con.execute(
         "SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id=c.document_id")}

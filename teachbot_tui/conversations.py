@@ -15,12 +15,7 @@ from typing import Any
 
 from . import db
 from .paths import Paths
-
-
-def _storable(text: str) -> str:
-    """Text SQLite can store: lone surrogates (from broken model or document bytes) become
-    U+FFFD instead of failing the write."""
-    return text.encode("utf-8", "replace").decode("utf-8")
+from .text import storable as _storable
 
 
 class ConversationError(Exception):

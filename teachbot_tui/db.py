@@ -8,6 +8,8 @@ has its own database under ``data/library``; it has a single writer and a lock o
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 MIGRATIONS: list[str] = [
@@ -98,25 +100,71 @@ MIGRATIONS: list[str] = [
 
 def connect(path: Path) -> sqlite3.Connection:
     """Open (creating and migrating as needed) the app database."""
+    return open_database(path, MIGRATIONS, timeout=10)
+
+
+# -- shared with the library's database (library/store.py) ---------------------------------
+
+
+def open_database(
+    path: Path, migrations: Sequence[str], *, timeout: float, autocommit: bool = False
+) -> sqlite3.Connection:
+    """Open an SQLite database in WAL mode with foreign keys on, and migrate it forward.
+
+    ``migrations[n]`` is the script that takes the schema from version n to n + 1
+    (``PRAGMA user_version``). ``autocommit`` opens the connection without Python's implicit
+    transactions: the caller writes with :func:`transaction`.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path, timeout=10, check_same_thread=False)
+    con = sqlite3.connect(
+        path,
+        timeout=timeout,
+        check_same_thread=False,
+        **({"isolation_level": None} if autocommit else {}),
+    )
     con.row_factory = sqlite3.Row
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=NORMAL")
     con.execute("PRAGMA foreign_keys=ON")
-    migrate(con)
+    migrate(con, migrations)
     return con
 
 
-def migrate(con: sqlite3.Connection) -> None:
+def migrate(con: sqlite3.Connection, migrations: Sequence[str]) -> None:
+    """Run the migrations past the database's ``user_version``, each in its own write
+    transaction; one another process already ran is skipped."""
     version = con.execute("PRAGMA user_version").fetchone()[0]
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        with con:
-            con.execute("BEGIN IMMEDIATE")
-            current = con.execute("PRAGMA user_version").fetchone()[0]
-            if current >= number:  # another process migrated meanwhile
-                continue
-            for statement in script.split(";"):
-                if statement.strip():
-                    con.execute(statement)
+    for number, script in enumerate(migrations[version:], start=version + 1):
+        with transaction(con):
+            if con.execute("PRAGMA user_version").fetchone()[0] >= number:
+                continue  # another process migrated meanwhile
+            for statement in statements(script):
+                con.execute(statement)
             con.execute(f"PRAGMA user_version = {number}")
+
+
+def statements(script: str) -> Iterator[str]:
+    """The statements of an SQL script, split where :func:`sqlite3.complete_statement` says
+    one ends (a ';' inside a string or a trigger body does not end one)."""
+    buffer = ""
+    for piece in script.split(";"):
+        buffer += piece + ";"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip(" \t\n;"):
+                yield buffer.strip()
+            buffer = ""
+    if buffer.strip(" \t\n;"):
+        yield buffer.strip()
+
+
+@contextmanager
+def transaction(con: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on any exception: the write lock is
+    taken at the start, so a transaction never fails half-way on a lock another writer holds."""
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")

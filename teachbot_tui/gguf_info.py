@@ -12,11 +12,21 @@ from pathlib import Path
 GGUF_MAGIC = b"GGUF"
 
 # Architectures llama.cpp runs as chat models that teachbot has been used with. Others may
-# work; they are allowed with a warning rather than refused.
+# work; they are allowed with a warning (architecture_warning) rather than refused.
 KNOWN_ARCHITECTURES = frozenset(
     {"llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "mistral", "granite",
      "olmo", "olmo2", "smollm3", "stablelm", "starcoder2", "deepseek2", "exaone", "falcon"}
 )
+
+
+def architecture_warning(architecture: str) -> str | None:
+    """A one-line warning for an architecture teachbot has not been used with, else None."""
+    if architecture in KNOWN_ARCHITECTURES:
+        return None
+    return (
+        f"teachbot has not been used with {architecture!r} models; llama.cpp may still run it, "
+        "and says so when it cannot"
+    )
 
 
 class GGUFError(Exception):

@@ -13,7 +13,7 @@ from teachbot_tui.library.chunking import (
     chunk_document,
     sentence_spans,
 )
-from teachbot_tui.library.parsers import ParsedDocument, parse_bytes, parse_file
+from teachbot_tui.library.formats import ParsedDocument, parse_bytes, parse_file
 from tests.corpus import long_document_markdown, make_good_corpus
 
 Count = Callable[[str], int]

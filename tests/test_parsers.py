@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from teachbot_tui.library.parsers import (
+from teachbot_tui.library.formats import (
     MAX_FILE_BYTES,
     SUPPORTED_SUFFIXES,
     ParsedDocument,

@@ -14,7 +14,7 @@ from teachbot_tui.practice.scenarios import load_bank
 from teachbot_tui.practice.session import Turn, opening_line
 
 from .conftest import run_cli
-from .test_practice_units import JsonFakeEngine
+from .fakes import JsonFakeEngine
 
 DATA = Path(__file__).parent / "data" / "scenarios"
 

@@ -4,13 +4,11 @@ blending, drafting with repair, results and progress. (Real-model tests: test_pr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from teachbot_tui.engine.base import Cancel, Message, Options, Usage
 from teachbot_tui.engine.fake import FakeEngine
 from teachbot_tui.paths import Paths
 from teachbot_tui.practice.coach import Coach, Evaluation, evaluation_schema, parse_partial_json
@@ -27,44 +25,7 @@ from teachbot_tui.practice.session import (
     opening_line,
 )
 
-
-def fake_json(schema: dict[str, Any]) -> Any:
-    """The simplest value valid for a (grammar-style) schema."""
-    if "enum" in schema:
-        return schema["enum"][-1]
-    kind = schema.get("type")
-    if kind == "object":
-        return {k: fake_json(v) for k, v in schema["properties"].items()}
-    if kind == "array":
-        return [fake_json(schema["items"]) for _ in range(max(1, schema.get("minItems", 1)))]
-    if kind == "integer":
-        return 3
-    return "Speak with the student privately and calmly"
-
-
-class JsonFakeEngine(FakeEngine):
-    """A FakeEngine that returns valid JSON whenever ``options.json_schema`` is set (or the
-    given ``json_reply`` text), and ``reply`` otherwise."""
-
-    def __init__(self, reply: Any = "I don't know... maybe?", json_reply: Any = None,
-                 **kw: Any) -> None:
-        super().__init__(reply, **kw)
-        self.json_reply = json_reply
-        self.options: list[Options | None] = []
-
-    def execute(self, messages: list[Message], options: Options | None = None,
-                cancel: Cancel | None = None, usage: Usage | None = None) -> Iterator[str]:
-        self.options.append(options)
-        if options is not None and options.json_schema is not None:
-            self.calls.append(list(messages))
-            if callable(self.json_reply):
-                text = self.json_reply(options.json_schema, len(self.calls))
-            elif self.json_reply is not None:
-                text = self.json_reply
-            else:
-                text = json.dumps(fake_json(options.json_schema))
-            return iter([text])
-        return super().execute(messages, options, cancel, usage)
+from .fakes import JsonFakeEngine, fake_json
 
 
 def scenario(sid: str = "shy-student-speaking-up") -> Any:
@@ -218,7 +179,7 @@ def test_nothing_to_evaluate() -> None:
 def test_citations_from_library_above_threshold() -> None:
     from types import SimpleNamespace
 
-    from .test_tui_support import FakeLibrary
+    from .tui_support import FakeLibrary
 
     session = session_with("Speak to her privately and agree a signal.")
     coach = Coach(None, None, FakeLibrary.sample(), SimpleNamespace(retrieval_threshold=0.5))

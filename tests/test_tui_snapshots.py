@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .test_tui_support import fake_app, wait_for
+from .tui_support import fake_app, wait_for
 
 SIZE = (120, 36)
 REPLY = ("Speak to the student **privately** and agree on a signal [1].\n\n"

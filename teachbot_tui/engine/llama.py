@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ..gguf_info import KNOWN_ARCHITECTURES, GGUFError, read_info
+from ..gguf_info import GGUFError, read_info
 from .base import Cancel, EngineError, Message, Options, Usage
 
 PROMPT_SLICE = 128  # tokens evaluated between cancel checks
@@ -113,9 +113,6 @@ class LlamaEngine:
             info = read_info(path)
         except GGUFError as exc:
             raise EngineError(str(exc)) from None
-        if info.architecture not in KNOWN_ARCHITECTURES:
-            # llama.cpp may still know it; it will say so if not
-            pass
         available = _available_memory()
         if available is not None and info.size_bytes > available:
             raise EngineError(

@@ -20,7 +20,8 @@ from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from teachbot_tui.library.parsers import Block, ParsedDocument
+from teachbot_tui.library.formats import Block, ParsedDocument
+from teachbot_tui.text import sentence_spans, trim_span
 
 # Room left for the [CLS]/[SEP]-style special tokens the embedder adds around a chunk.
 HEADROOM_TOKENS = 8
@@ -45,9 +46,6 @@ class Chunk:
     heading: str  # heading path of that block
 
 
-# A sentence ends at . ! ? or an ellipsis (plus closing quotes/brackets) before whitespace, or
-# at a line break (in preformatted blocks).
-_SENTENCE_END = re.compile(r"[.!?\u2026\u3002]+[\"'\u201d\u2019)\]]*\s+|\n+")
 _WORD = re.compile(r"\S+")
 
 
@@ -111,35 +109,6 @@ class _Group:
         return self.units[0].start if self.overlap_start is None else self.overlap_start
 
 
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
-def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """Sentences of text[start:end] as trimmed (start, end) spans.
-
-    A full stop followed by a lower-case word ("e.g. the") does not end a sentence.
-    """
-    spans: list[tuple[int, int]] = []
-    pos = start
-    for match in _SENTENCE_END.finditer(text, start, end):
-        after = match.end()
-        if after < end and text[after].islower() and "\n" not in match.group():
-            continue
-        span = _trim(text, pos, after)
-        if span[0] < span[1]:
-            spans.append(span)
-        pos = after
-    span = _trim(text, pos, end)
-    if span[0] < span[1]:
-        spans.append(span)
-    return spans
-
-
 class _Chunker:
     def __init__(self, doc: ParsedDocument, counter: _Counter, budget: int, overlap: int) -> None:
         self.text = doc.text
@@ -150,7 +119,7 @@ class _Chunker:
         self.blocks: list[Block] = []
         self.spans: list[tuple[int, int]] = []
         for block in doc.blocks:
-            span = _trim(doc.text, max(block.start, 0), min(block.end, len(doc.text)))
+            span = trim_span(doc.text, max(block.start, 0), min(block.end, len(doc.text)))
             if span[0] < span[1]:
                 self.blocks.append(block)
                 self.spans.append(span)
@@ -207,7 +176,7 @@ class _Chunker:
         out: list[tuple[int, int, int]] = []
         pos = start
         while pos < end:
-            pos, _ = _trim(text, pos, end)
+            pos, _ = trim_span(text, pos, end)
             if pos >= end:
                 break
             length = min(max(1, int(self.budget / rate * 0.95)), self.max_chars)
@@ -217,7 +186,7 @@ class _Chunker:
                     space = text.rfind(" ", pos + 1, cut + 1)
                     if space > pos:
                         cut = space
-                piece_end = _trim(text, pos, cut)[1]
+                piece_end = trim_span(text, pos, cut)[1]
                 n = self.count(text[pos:piece_end])
                 if n <= self.budget or length == 1:
                     break

@@ -13,7 +13,10 @@ import os
 import sqlite3
 from pathlib import Path
 
+from ..db import open_database, transaction
 from .types import LibraryBusy
+
+__all__ = ["SCHEMA", "WriterLock", "bump_seq", "connect", "current_seq", "transaction"]
 
 SCHEMA = [
     """
@@ -74,43 +77,9 @@ SCHEMA = [
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-    con.row_factory = sqlite3.Row
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=NORMAL")
-    con.execute("PRAGMA foreign_keys=ON")
-    version = con.execute("PRAGMA user_version").fetchone()[0]
-    for number, script in enumerate(SCHEMA[version:], start=version + 1):
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            if con.execute("PRAGMA user_version").fetchone()[0] < number:
-                for statement in _statements(script):
-                    con.execute(statement)
-                con.execute(f"PRAGMA user_version = {number}")
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    return con
-
-
-def _statements(script: str) -> list[str]:
-    """Split a schema script on ';' outside trigger bodies."""
-    out, buf, depth = [], [], 0
-    for line in script.splitlines():
-        stripped = line.strip().upper()
-        if stripped.startswith("CREATE TRIGGER"):
-            depth += 1
-        buf.append(line)
-        if stripped.endswith(";") and (depth == 0 or stripped == "END;"):
-            if stripped == "END;":
-                depth -= 1
-            out.append("\n".join(buf))
-            buf = []
-    if "".join(buf).strip():
-        out.append("\n".join(buf))
-    return [s for s in out if s.strip()]
+    """Open (creating and migrating as needed) the library database, in autocommit mode:
+    every write is an explicit :func:`transaction`."""
+    return open_database(path, SCHEMA, timeout=30, autocommit=True)
 
 
 def bump_seq(con: sqlite3.Connection) -> int:

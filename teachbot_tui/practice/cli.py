@@ -2,22 +2,28 @@
 
 A thin layer over :mod:`.scenarios`, :mod:`.session`, :mod:`.coach`, :mod:`.draft`,
 :mod:`.results` and :mod:`.export`; every command that lists something has ``--json``.
-User errors are :class:`~teachbot_tui.practice.session.PracticeError`,
-:class:`~teachbot_tui.practice.scenarios.ScenarioError` or
-:class:`~teachbot_tui.engine.base.EngineError`: one line, no traceback.
+User errors (:class:`~teachbot_tui.practice.session.PracticeError`,
+:class:`~teachbot_tui.practice.scenarios.ScenarioError`, ...) are shown as one line by the
+root command (:mod:`teachbot_tui.errors`), never with a traceback.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ..cli_common import (
+    JsonOpt,
+    err,
+    home_paths,
+    load_engine,
+    load_settings,
+    out,
+    print_json,
+)
 from .session import DONE_COMMANDS, PracticeError
 
 practice_app = typer.Typer(
@@ -31,69 +37,22 @@ practice_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-
-
-def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a user error as one line (``teachbot: ...``) and exit 1, never a traceback,
-    whether or not the top-level ``main()`` knows the error class."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from ..defaults import MissingModelError
-        from ..engine.base import EngineError
-        from ..registry import RegistryError
-        from .scenarios import ScenarioError
-
-        try:
-            return command(*args, **kwargs)
-        except (PracticeError, ScenarioError, EngineError, MissingModelError,
-                RegistryError) as exc:
-            _err(f"teachbot: {exc}")
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def _print_json(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
-
 
 def _out(text: str = "") -> None:
-    from ..safetext import strip_controls
-
-    sys.stdout.write((strip_controls(text) if sys.stdout.isatty() else text) + "\n")
+    """One line of document or model text on stdout (terminal-safe, see cli_common.out)."""
+    out(text + "\n")
     sys.stdout.flush()
-
-
-def _err(text: str) -> None:
-    from ..safetext import strip_controls
-
-    sys.stderr.write(strip_controls(text) + "\n")
-    sys.stderr.flush()
-
-
-def _paths():  # type: ignore[no-untyped-def]
-    from ..paths import Paths
-
-    return Paths.from_env()
-
-
-def _settings():  # type: ignore[no-untyped-def]
-    from .. import config
-
-    return config.load(_paths())
 
 
 def _scenarios(warn: bool = True) -> list[Any]:
     from .scenarios import load_all
 
-    settings = _settings()
+    settings = load_settings()
     user_dir = Path(settings.scenario_dir) if settings.scenario_dir else None
     scenarios, problems = load_all(user_dir)
     if warn:
         for p in problems:
-            _err(f"warning: {p}")
+            err(f"warning: {p}")
     return scenarios
 
 
@@ -110,9 +69,7 @@ def _scenario(scenario_id: str) -> Any:
 
 
 def _engine(model: str | None) -> Any:
-    from ..cli import load_engine
-
-    return load_engine(model, _settings())
+    return load_engine(model, load_settings())
 
 
 def _embedder() -> Any:
@@ -120,9 +77,9 @@ def _embedder() -> Any:
     from .. import defaults
     from ..library.embedder import Embedder
 
-    settings = _settings()
+    settings = load_settings()
     path = Path(settings.embedder).expanduser() if settings.embedder else defaults.embedder_path()
-    return Embedder(path, _paths().embedding_cache)
+    return Embedder(path, home_paths().embedding_cache)
 
 
 def _library() -> Any:
@@ -130,7 +87,7 @@ def _library() -> Any:
     try:
         from ..library import Library
 
-        return Library(_paths(), _settings())
+        return Library(home_paths(), load_settings())
     except Exception:  # noqa: BLE001 - no library, no citations
         return None
 
@@ -138,14 +95,13 @@ def _library() -> Any:
 def _store() -> Any:
     from .results import PracticeStore
 
-    return PracticeStore(_paths())
+    return PracticeStore(home_paths())
 
 
 # --------------------------------------------------------------------------- scenarios
 
 
 @practice_app.command("list")
-@_friendly
 def list_(
     grade: Annotated[str | None, typer.Option("--grade", help="Only this grade band.")] = None,
     category: Annotated[str | None, typer.Option("--category", help="Only this category.")]
@@ -157,24 +113,23 @@ def list_(
                  if (grade is None or s.grade_band == grade)
                  and (category is None or s.category.lower() == category.lower())]
     if as_json:
-        _print_json([{"id": s.id, "title": s.title, "grade_band": s.grade_band,
+        print_json([{"id": s.id, "title": s.title, "grade_band": s.grade_band,
                       "subject": s.subject, "category": s.category,
                       "students": [st.name for st in s.students], "tags": list(s.tags),
                       "source": s.source} for s in scenarios])
         return
     for s in scenarios:
         _out(f"{s.id:40} {s.grade_band:5} {s.category:21} {s.title}")
-    _err(f"{len(scenarios)} scenarios")
+    err(f"{len(scenarios)} scenarios")
 
 
 @practice_app.command("show")
-@_friendly
 def show(scenario_id: Annotated[str, typer.Argument(help="A scenario id (see `list`).")],
          as_json: JsonOpt = False) -> None:
     """Show a scenario: the card, the students, the expert response and the rubric."""
     s = _scenario(scenario_id)
     if as_json:
-        _print_json(s.to_dict())
+        print_json(s.to_dict())
         return
     from .session import scenario_card
 
@@ -199,7 +154,6 @@ def show(scenario_id: Annotated[str, typer.Argument(help="A scenario id (see `li
 
 
 @practice_app.command("validate")
-@_friendly
 def validate(paths: Annotated[list[Path], typer.Argument(help="Scenario files or folders.")],
              as_json: JsonOpt = False) -> None:
     """Check scenario files: every problem on its own line, as file:line: field: message.
@@ -211,7 +165,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Scenario files or
     problems = check_files(paths)
     if as_json:
         good = load_files(paths)[0] if not problems else []
-        _print_json({"ok": not problems, "scenarios": len(good),
+        print_json({"ok": not problems, "scenarios": len(good),
                      "errors": [{"path": p.path, "line": p.line, "field": p.field,
                                  "message": p.message, "text": str(p)} for p in problems]})
     else:
@@ -225,7 +179,6 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Scenario files or
 
 
 @practice_app.command("draft")
-@_friendly
 def draft(
     description: Annotated[str, typer.Argument(help='One line, e.g. "A shy student who has '
                                                     'difficulties speaking up in class".')],
@@ -249,14 +202,14 @@ def draft(
 
     engine = _engine(model)
     result = draft_scenario(engine, description, grade, subject,
-                            progress=None if as_json else lambda m: _err(m))
+                            progress=None if as_json else lambda m: err(m))
     path = save_scenario(result.obj, save) if save is not None else None
     if as_json:
-        _print_json(result.obj if path is None else {**result.obj, "saved_to": str(path)})
+        print_json(result.obj if path is None else {**result.obj, "saved_to": str(path)})
         return
     _out(yaml.safe_dump(result.obj, sort_keys=False, allow_unicode=True, width=96).rstrip())
     if path is not None:
-        _err(f"saved to {path}")
+        err(f"saved to {path}")
 
 
 # --------------------------------------------------------------------------- sessions
@@ -287,7 +240,6 @@ def _print_evaluation(ev: Any) -> None:
 
 
 @practice_app.command("run")
-@_friendly
 def run(
     scenario_id: Annotated[str, typer.Argument(help="A scenario id (see `list`).")],
     model: Annotated[str | None, typer.Option(help="A registered model name.")] = None,
@@ -305,11 +257,11 @@ def run(
 
     scenario = _scenario(scenario_id)
     interactive = sys.stdin.isatty()
-    say = _err if as_json else _out
+    say = err if as_json else _out
     say(scenario_card(scenario))
     say("")
     if not as_json:
-        _err("Loading the model…")
+        err("Loading the model…")
     engine = _engine(model)
     store = _store()
     simulator = StudentSimulator(engine)
@@ -347,19 +299,19 @@ def run(
             say(f"Session {session.id} saved without feedback"
                 + ("" if session.teacher_turns else " (you did not answer)") + ".")
             if as_json:
-                _print_json(store.get(session.id).as_dict())
+                print_json(store.get(session.id).as_dict())
             return
         say("\nThe coach is reading your responses…")
         library = _library()
         try:
-            coach = Coach(engine, _embedder(), library, _settings())
+            coach = Coach(engine, _embedder(), library, load_settings())
             evaluation = coach.evaluate(session)
         finally:
             if library is not None:
                 library.close()
         store.save_evaluation(session, evaluation)
         if as_json:
-            _print_json(store.get(session.id or 0).as_dict())
+            print_json(store.get(session.id or 0).as_dict())
         else:
             _print_evaluation(evaluation)
             _out(f"\nSession {session.id} saved. Mark a better ideal response with "
@@ -369,7 +321,6 @@ def run(
 
 
 @practice_app.command("sessions")
-@_friendly
 def sessions(
     scenario_id: Annotated[str | None, typer.Option("--scenario", help="Only this scenario.")]
     = None,
@@ -382,7 +333,7 @@ def sessions(
     finally:
         store.close()
     if as_json:
-        _print_json([i.as_dict() for i in items])
+        print_json([i.as_dict() for i in items])
         return
     if not items:
         _out("No practice sessions yet: run one with `teachbot practice run ID`.")
@@ -393,7 +344,6 @@ def sessions(
 
 
 @practice_app.command("session")
-@_friendly
 def session_show(session_id: Annotated[int, typer.Argument(help="A session id.")],
                  as_json: JsonOpt = False) -> None:
     """Show one stored session: the transcript and its feedback."""
@@ -403,7 +353,7 @@ def session_show(session_id: Annotated[int, typer.Argument(help="A session id.")
     finally:
         store.close()
     if as_json:
-        _print_json(stored.as_dict())
+        print_json(stored.as_dict())
         return
     _out(f"Session {session_id}: {stored.info.title} ({stored.info.created_at})")
     _out(stored.session.transcript())
@@ -414,7 +364,6 @@ def session_show(session_id: Annotated[int, typer.Argument(help="A session id.")
 
 
 @practice_app.command("ideal")
-@_friendly
 def ideal(
     session_id: Annotated[int, typer.Argument(help="A session id (see `sessions`).")],
     text: Annotated[str | None, typer.Option("--text", help="The corrected ideal response.")]
@@ -448,7 +397,6 @@ def ideal(
 
 
 @practice_app.command("progress")
-@_friendly
 def progress(as_json: JsonOpt = False) -> None:
     """Progress over time per rubric criterion and per category: best, average, latest,
     and the scenarios to revisit."""
@@ -460,13 +408,12 @@ def progress(as_json: JsonOpt = False) -> None:
     finally:
         store.close()
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     sys.stdout.write(progress_text(data))
 
 
 @practice_app.command("export")
-@_friendly
 def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="The JSONL file to write.")],
     as_json: JsonOpt = False,
@@ -477,14 +424,14 @@ def export(
 
     store = _store()
     try:
-        report = export_sessions(store, out, _settings().system_prompt)
+        report = export_sessions(store, out, load_settings().system_prompt)
     finally:
         store.close()
     if as_json:
-        _print_json(report.as_dict())
+        print_json(report.as_dict())
         return
     _out(f"wrote {report.chats} chat records and {report.pairs} preference pairs from "
          f"{report.sessions} sessions to {out}")
     for s in report.skipped:
-        _err(f"skipped: {s}")
+        err(f"skipped: {s}")
     _out(f"next: teachbot-train prepare {out} --out prepared/")

@@ -51,6 +51,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..engine.base import Cancel, ChatModel, EngineError, Message, Options
+from ..text import split_sentences
 from .scenarios import Criterion, Scenario
 from .session import PracticeError, PracticeSession
 
@@ -229,8 +230,7 @@ def _overlap(part: str, whole: set[str]) -> float:
 
 
 def _split_sentences(text: str) -> list[str]:
-    parts = re.split(r"(?<=[.!?])\s+|\n+", text)
-    return [p.strip() for p in parts if len(p.strip().split()) >= 2] or [text.strip()]
+    return [p for p in split_sentences(text) if len(p.split()) >= 2] or [text.strip()]
 
 
 def _clamp(x: float, lo: float = 0.0, hi: float = 1.0) -> float:

@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.base import Cancel, ChatModel, Message, Options
+from ..text import slug as text_slug
+from ..text import split_sentences
 from .coach import TEXT_PATTERN, parse_partial_json
 from .scenarios import CATEGORIES, GRADE_BANDS, Scenario, ScenarioError, validate_object
 from .session import PracticeError
@@ -69,8 +71,7 @@ _GRADE_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 def slug(title: str) -> str:
     """An id from a title: lowercase words joined by hyphens, 3 to 64 characters."""
-    s = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
-    s = s[:64].rstrip("-")
+    s = text_slug(title, 64)
     if len(s) < 3:
         s = (s + "-scenario").strip("-")
     return s
@@ -133,8 +134,7 @@ def draft_schema(grade: str | None = None, subject: str | None = None) -> dict[s
 
 
 def _first_sentences(text: str, n: int = 2) -> str:
-    parts = re.split(r"(?<=[.!?])\s+", " ".join(text.split()))
-    return " ".join(parts[:n])
+    return " ".join(split_sentences(" ".join(text.split()))[:n])
 
 
 def _example(scenario: Scenario) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import db
 from ..paths import Paths
+from ..text import storable
 from .coach import Evaluation
 from .scenarios import Scenario, ScenarioError, validate_object
 from .session import PracticeError, PracticeSession, Turn
@@ -31,8 +32,6 @@ REVISIT_BELOW = 0.6
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def _storable(text: str) -> str:
-    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass
@@ -114,8 +113,8 @@ class PracticeStore:
             cur = self._con.execute(
                 "INSERT INTO practice_sessions(scenario_id, scenario_title, category, "
                 "grade_band, subject, scenario_json, model) VALUES (?,?,?,?,?,?,?)",
-                (scenario.id, _storable(scenario.title), scenario.category,
-                 scenario.grade_band, _storable(scenario.subject), _storable(snapshot), model),
+                (scenario.id, storable(scenario.title), scenario.category,
+                 scenario.grade_band, storable(scenario.subject), storable(snapshot), model),
             )
         session = PracticeSession(scenario, [], int(cur.lastrowid or 0))
         for t in turns or []:
@@ -128,7 +127,7 @@ class PracticeStore:
         with self._con:
             self._con.execute(
                 "INSERT INTO practice_turns(session_id, role, speaker, content) VALUES (?,?,?,?)",
-                (session.id, turn.role, _storable(turn.speaker), _storable(turn.text)),
+                (session.id, turn.role, storable(turn.speaker), storable(turn.text)),
             )
             self._touch(session.id)
         session.turns.append(turn)
@@ -141,7 +140,7 @@ class PracticeStore:
     def save_evaluation(self, session: PracticeSession, evaluation: Evaluation) -> int:
         if session.id is None:
             raise PracticeError("the session is not saved yet")
-        details = _storable(json.dumps(evaluation.as_dict(), ensure_ascii=False))
+        details = storable(json.dumps(evaluation.as_dict(), ensure_ascii=False))
         with self._con:
             cur = self._con.execute(
                 "INSERT INTO practice_evaluations(session_id, overall, similarity, model, "
@@ -167,7 +166,7 @@ class PracticeStore:
         with self._con:
             cur = self._con.execute(
                 "UPDATE practice_sessions SET ideal_response=? WHERE id=?",
-                (_storable(value) if value else None, session_id))
+                (storable(value) if value else None, session_id))
             if cur.rowcount:
                 self._touch(session_id)
         if cur.rowcount == 0:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine.base import Cancel, ChatModel, EngineError, Message, Options
+from ..text import split_sentences
 from .scenarios import Scenario, Student
 
 __all__ = [
@@ -147,7 +148,7 @@ def fallback_line(student: Student, said: list[str]) -> str:
     """A line in the persona's own voice that was not said yet (the role-play's safety net)."""
     pool = [*voice_quotes(student)]
     for q in pool:
-        for sentence in _sentences(q):
+        for sentence in split_sentences(q):
             if sentence not in said and sentence not in pool:
                 pool.append(sentence)
     pool += list(_GENERIC)
@@ -163,11 +164,6 @@ _LABEL = re.compile(r"^\s*(?:\*\*)?([A-Z][\w .'-]{0,30}?)(?:\*\*)?\s*(?:\([^)]{0
 _TEACHERISH = re.compile(
     r"\b(as (?:your|a) teacher|i am your teacher|i'm your teacher|class, |students, "
     r"let's all|everyone, (?:please|let's))", re.IGNORECASE)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”']?\s+")
-
-
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
 def _addresses(text: str, name: str) -> bool:
@@ -212,7 +208,7 @@ def clean_reply(text: str, names: list[str], speaker: str | None = None) -> str 
         return None
     if speaker and _addresses(text, speaker):
         return None
-    sentences = _sentences(text)[:MAX_SENTENCES]
+    sentences = split_sentences(text)[:MAX_SENTENCES]
     text = " ".join(sentences)
     if len(text) > MAX_REPLY_CHARS:
         text = text[:MAX_REPLY_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..config import Settings
 from ..engine.base import Cancel, ChatModel, EngineError, Message, Options, Usage
 from ..paths import Paths
+from ..text import one_line
 
 if TYPE_CHECKING:
     from ..conversations import ConversationStore
@@ -193,10 +194,10 @@ class Backend:
             try:
                 engine = self.engine_factory(self.settings, progress)
             except EngineError as exc:
-                self.engine.finish(error=_one_line(exc))
+                self.engine.finish(error=one_line(exc))
                 return
             except Exception as exc:  # noqa: BLE001 - shown as one line, never a traceback
-                self.engine.finish(error=f"the model could not be loaded: {_one_line(exc)}")
+                self.engine.finish(error=f"the model could not be loaded: {one_line(exc)}")
                 return
             if old is not None and old is not engine and hasattr(old, "close"):
                 with contextlib.suppress(Exception):
@@ -232,7 +233,7 @@ class Backend:
         try:
             lib = self.library_factory(self.paths, self.settings)
         except Exception as exc:  # noqa: BLE001
-            self.library.finish(error=f"the library could not be opened: {_one_line(exc)}")
+            self.library.finish(error=f"the library could not be opened: {one_line(exc)}")
             return
         self.library.finish(lib)
 
@@ -249,7 +250,7 @@ class Backend:
             if emb is not None and hasattr(emb, "model"):
                 _ = emb.model
         except Exception as exc:  # noqa: BLE001
-            self.embedder.finish(error=_one_line(exc))
+            self.embedder.finish(error=one_line(exc))
             return
         self.embedder.finish(True)
 
@@ -280,10 +281,3 @@ class Backend:
             with contextlib.suppress(Exception):
                 lib.close()
 
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip() or exc.__class__.__name__
-    return text.splitlines()[0][:300]
-
-
-one_line = _one_line

@@ -6,107 +6,21 @@ Two dangers, two defences:
   strings handed to most widgets. The app never builds markup from data: it wraps data in
   :class:`textual.content.Content` (see :func:`literal` and :func:`literal_line`), which is
   plain text plus spans.
-* **Terminal control sequences.** ANSI/OSC escapes (colours, hyperlinks, OSC 52 clipboard
-  writes, title changes), carriage returns and backspaces that overwrite what is on screen,
-  bidi overrides that reorder it and zero-width characters that hide text. :func:`safe_text`
-  turns C0/C1 controls into visible Unicode "control pictures" (ESC becomes ``␛``), so an
-  escape sequence shows up as harmless text, and drops invisible formatting characters.
+* **Terminal control sequences.** :func:`safe_text` and :func:`safe_line` (from
+  :mod:`teachbot_tui.text`, the one literal-text policy) turn C0/C1 controls into visible
+  Unicode "control pictures" (ESC becomes ``␛``) and drop invisible formatting characters.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..text import REPLACEMENT, safe_line, safe_text, storable
+
 if TYPE_CHECKING:
     from textual.content import Content
 
-# Invisible "format" characters (Unicode category Cf) that reorder or hide text: bidi
-# embeddings/overrides/isolates and marks, zero-width spaces and joiners, word joiner,
-# invisible operators, BOM, interlinear annotations, tag characters. ZWNJ (U+200C) and
-# ZWJ (U+200D) stay: scripts and emoji need them, and they cannot reorder or hide text.
-_CF_RANGES: tuple[tuple[int, int], ...] = (
-    (0x00AD, 0x00AD),
-    (0x0600, 0x0605),
-    (0x061C, 0x061C),
-    (0x06DD, 0x06DD),
-    (0x070F, 0x070F),
-    (0x0890, 0x0891),
-    (0x08E2, 0x08E2),
-    (0x180E, 0x180E),
-    (0x200B, 0x200B),
-    (0x200E, 0x200F),
-    (0x202A, 0x202E),
-    (0x2060, 0x2064),
-    (0x2066, 0x206F),
-    (0xFEFF, 0xFEFF),
-    (0xFFF9, 0xFFFB),
-    (0x110BD, 0x110BD),
-    (0x110CD, 0x110CD),
-    (0x13430, 0x1343F),
-    (0x1BCA0, 0x1BCA3),
-    (0x1D173, 0x1D17A),
-    (0xE0001, 0xE0001),
-    (0xE0020, 0xE007F),
-)
-
-REPLACEMENT = "\ufffd"
-
-
-def _build_table() -> dict[int, str | None]:
-    table: dict[int, str | None] = {}
-    for code in range(0x20):
-        if code not in (0x09, 0x0A):  # tab and newline are text
-            table[code] = chr(0x2400 + code)  # ␀ … ␟ (ESC -> ␛, BEL -> ␇, BS -> ␈)
-    table[0x0D] = "\n"  # a bare carriage return must not overwrite the line
-    table[0x7F] = "\u2421"  # ␡
-    for code in range(0x80, 0xA0):  # C1 controls, including CSI (0x9B) and OSC (0x9D)
-        table[code] = REPLACEMENT
-    table[0x85] = "\n"  # NEL
-    table[0x2028] = "\n"  # line separator
-    table[0x2029] = "\n"  # paragraph separator
-    for start, end in _CF_RANGES:
-        for code in range(start, end + 1):
-            table[code] = None
-    for code in range(0xD800, 0xE000):  # lone surrogates cannot be encoded to the terminal
-        table[code] = REPLACEMENT
-    return table
-
-
-_TABLE = _build_table()
-_LINE_TABLE = {**_TABLE, 0x0A: " ", 0x09: " ", 0x0D: " ", 0x85: " ", 0x2028: " ", 0x2029: " "}
-
-
-def safe_text(text: object) -> str:
-    """Return ``text`` with every terminal control neutralised, ready to show literally.
-
-    Newlines and tabs are kept; CRLF and bare CR become newlines; other C0/C1 controls
-    become visible control pictures (``\\x1b[31m`` shows as ``␛[31m``); bidi and zero-width
-    format characters are removed. Markup is *not* escaped here: wrap the result in
-    :func:`literal` (a ``Content``), which never parses markup.
-    """
-    s = text if isinstance(text, str) else str(text)
-    if "\r" in s:
-        s = s.replace("\r\n", "\n")
-    return s.translate(_TABLE)
-
-
-def safe_line(text: object, limit: int | None = None) -> str:
-    """:func:`safe_text` folded onto one line (titles, file names, list items)."""
-    s = text if isinstance(text, str) else str(text)
-    s = " ".join(s.translate(_LINE_TABLE).split())
-    if limit is not None and len(s) > limit:
-        s = s[: max(0, limit - 1)].rstrip() + "…"
-    return s
-
-
-def storable(text: str) -> str:
-    """``text`` with lone surrogates replaced, so it can be written as UTF-8 (SQLite, files).
-    Unlike :func:`safe_text` it keeps everything else exactly: stored text stays the data."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    return text
+__all__ = ["REPLACEMENT", "literal", "literal_line", "safe_line", "safe_text", "storable"]
 
 
 def literal(text: object, style: str = "") -> Content:

@@ -24,7 +24,7 @@ from teachbot_tui import offline  # noqa: E402
 
 offline.enforce()
 
-from teachbot_tui.library.parsers import parse_file  # noqa: E402
+from teachbot_tui.library.formats import parse_file  # noqa: E402
 from tests import corpus  # noqa: E402
 
 

@@ -8,7 +8,6 @@ second, and re-renders the whole reply once at the end.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Static
 
 from ...engine.base import Cancel
+from ...text import slug as text_slug
 from ..keys import bindings
 from ..text import literal_line, safe_line, safe_text, storable
 from ..widgets.conversations import ConversationList
@@ -82,8 +82,7 @@ class ReplyEvent(Message):
 
 
 def slug(title: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9]+", "-", title).strip("-").lower()
-    return s[:50] or "conversation"
+    return text_slug(title, 50) or "conversation"
 
 
 class ChatScreen(Screen[None]):
