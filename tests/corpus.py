@@ -756,7 +756,7 @@ def make_hostile_corpus(
 
     folder = directory / "folder.md"
     folder.mkdir(exist_ok=True)
-    result["directory"] = (folder, "unreadable")
+    result["directory"] = (folder, None)  # a folder named like a document is walked as one
 
     loop_a, loop_b = directory / "loop-a.txt", directory / "loop-b.txt"
     for link, target in ((loop_a, loop_b), (loop_b, loop_a)):
