@@ -40,6 +40,8 @@ REASONS = frozenset(
         "unreadable",
         "vanished",
         "symlink-loop",
+        "symlink-outside",
+        "changed",
         "unsupported",
     }
 )
