@@ -7,7 +7,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,36 +22,14 @@ from teachbot_tui.paths import Paths
 
 from . import corpus
 from .conftest import VENV_BIN, cli_env, run_cli
+from .library_checks import check_consistency, documents_committed, make_many
 
 
 @pytest.fixture
 def library(home: Path, embedder: object) -> Library:
     lib = Library(Paths.from_env(), config.load(), embedder=embedder)  # type: ignore[arg-type]
     yield lib
-    lib.con.close()
-
-
-def check_consistency(lib: Library) -> None:
-    """Live vectors and chunk rows correspond 1:1; FTS matches; no duplicate documents."""
-    con = lib.con
-    chunk_ids = {r[0] for r in con.execute("SELECT id FROM chunks")}
-    index = lib.index
-    assert index.live == len(chunk_ids)
-    if chunk_ids:
-        sample = sorted(chunk_ids)
-        for cid in sample[:: max(1, len(sample) // 25)]:
-            vec = np.frombuffer(
-                con.execute("SELECT vector FROM chunks WHERE id=?", (cid,)).fetchone()[0],
-                dtype=np.float32)
-            assert cid in {c for c, _ in index.query(vec, 5)}
-    fts = con.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
-    assert fts == len(chunk_ids)
-    paths = [r[0] for r in con.execute("SELECT path FROM documents")]
-    assert len(paths) == len(set(paths))
-    dup = con.execute(
-        "SELECT document_id, text, COUNT(*) FROM chunks GROUP BY document_id, text "
-        "HAVING COUNT(*) > 1").fetchall()
-    assert dup == []
+    lib.close()
 
 
 def rank_of(hits: list, path: Path) -> int | None:
@@ -231,39 +208,11 @@ def test_second_writer_is_refused_with_the_pid(library: Library, tmp_path: Path,
         pass
 
 
-def _make_many(folder: Path, n: int) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(3)
-    topics = ["phonics", "fractions", "photosynthesis", "volcanoes", "poetry", "recorders",
-              "netball", "river deltas", "the Tudors", "coding loops"]
-    for i in range(n):
-        t = topics[i % len(topics)]
-        paras = [f"Lesson note {i} about {t}."] + [
-            " ".join(rng.choice(["Pupils", "Groups", "The class", "We"]) + " " +
-                     rng.choice(["practised", "discussed", "drew", "measured", "wrote about"]) +
-                     f" {t} in step {k}." for k in range(rng.randint(3, 8)))
-            for _ in range(rng.randint(2, 6))]
-        (folder / f"note-{i:03d}.md").write_text(f"# Note {i}: {t}\n\n" + "\n\n".join(paras))
-
-
-def _documents_committed(db_path: Path) -> int:
-    """Documents an import running in another process has committed so far."""
-    if not db_path.exists():
-        return 0
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-    try:
-        return int(con.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
-    except sqlite3.OperationalError:  # the schema is not created yet
-        return 0
-    finally:
-        con.close()
-
-
 @pytest.mark.slow
 def test_kill_9_at_random_moments_then_resume(home: Path, tmp_path: Path,
                                               embedder: object) -> None:
     docs = tmp_path / "many"
-    _make_many(docs, 150)
+    make_many(docs, 150)
     # TEACHBOT_KILL_SEED=N repeats a failing run's kill points
     seed = int(os.environ.get("TEACHBOT_KILL_SEED", random.randrange(1 << 30)))
     print(f"kill seed {seed}")
@@ -277,7 +226,7 @@ def test_kill_9_at_random_moments_then_resume(home: Path, tmp_path: Path,
                                 env=cli_env(home), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 600  # only catches a hang
-        while _documents_committed(db_path) < target:
+        while documents_committed(db_path) < target:
             assert proc.poll() is None, f"import ended before the kill (seed {seed})"
             assert time.monotonic() < deadline, f"import hung (seed {seed})"
             time.sleep(0.02)
@@ -310,7 +259,7 @@ def test_kill_9_at_random_moments_then_resume(home: Path, tmp_path: Path,
 def test_search_works_while_an_import_runs(library: Library, home: Path, tmp_path: Path) -> None:
     corpus.make_good_corpus(tmp_path / "first")
     library.import_paths([tmp_path / "first"])
-    _make_many(tmp_path / "second", 150)
+    make_many(tmp_path / "second", 150)
     proc = subprocess.Popen([str(VENV_BIN / "teachbot"), "import", str(tmp_path / "second")],
                             env=cli_env(home), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)

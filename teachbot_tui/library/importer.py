@@ -6,7 +6,8 @@ An :class:`ImportRun` is one ``import`` or ``sync``. Its steps, in order:
 2. :meth:`~ImportRun.find_stored` and :meth:`~ImportRun.sort_out` compare them with the
    documents already stored: files whose size and mtime match are unchanged, stored documents
    no longer found are gone;
-3. for each remaining file, :meth:`~ImportRun.import_file` hashes it and either touches an
+3. for each remaining file, :meth:`~ImportRun.import_file` reads it once (a file over the size
+   limit is refused unread), hashes those bytes and either touches an
    unchanged document, records a move (same hash as a gone document) or a duplicate, or
    parses and chunks it into the embedding queue;
 4. :meth:`~ImportRun.embed_queue` embeds the queued chunks in one batch and commits each
@@ -19,6 +20,7 @@ end (the library repairs it from SQLite on open if a crash came in between).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sqlite3
 import time
@@ -32,7 +34,7 @@ import numpy as np
 from . import store
 from .store import transaction
 from .types import Failure, ImportProgress, ImportReport
-from .walk import category_of, os_reason, sha256_of, walk
+from .walk import category_of, os_reason, walk
 
 if TYPE_CHECKING:
     from ..engine.base import Cancel
@@ -218,13 +220,32 @@ class ImportRun:
 
     # -- 3. one file -----------------------------------------------------------------------
     def import_file(self, file: _File, info: os.stat_result) -> None:
-        """Hash the file, then touch, move, mark as duplicate, or parse and queue it."""
+        """Read the file once (a file over the size limit is refused unread), hash those
+        bytes, then touch, move, mark as duplicate, or parse them and queue the result.
+        A file that changes while it is read is reported, not stored half-old."""
+        from .formats import MAX_FILE_BYTES, ParseError, read_file
+
         row = self._known.get(str(file.path))
-        try:
-            sha = sha256_of(file.path)
-        except OSError as exc:
-            self.report.failed.append(Failure(str(file.path), os_reason(exc)))
+        if info.st_size > MAX_FILE_BYTES:
+            self._record_failure(
+                file.path, row, f"huge: {info.st_size / 2**20:.0f} MB is over the "
+                f"{MAX_FILE_BYTES // 2**20} MB limit; split the file")
             return
+        try:
+            data = read_file(file.path, MAX_FILE_BYTES)
+            after = file.path.stat()
+        except ParseError as exc:
+            self._record_failure(file.path, row, str(exc))
+            return
+        except OSError as exc:
+            self._record_failure(file.path, row, os_reason(exc))
+            return
+        if (after.st_size, after.st_mtime_ns) != (info.st_size, info.st_mtime_ns) or \
+                len(data) != after.st_size:
+            self._record_failure(file.path, row, "changed: the file changed while it was "
+                                 "read; import again once it is saved")
+            return
+        sha = hashlib.sha256(data).hexdigest()
         if row and row["sha256"] == sha and row["status"] != "failed":
             self._touch(row["id"], info)
         elif row is None and sha in self._gone_by_hash:
@@ -232,7 +253,7 @@ class ImportRun:
         elif row is None and (original := self._stored_copy(sha)) is not None:
             self._record_duplicate(file, info, sha, original)
         else:
-            self._parse_and_queue(file, info, sha, row)
+            self._parse_and_queue(file, info, sha, row, data)
 
     def _touch(self, doc_id: int, info: os.stat_result) -> None:
         """Same bytes, new mtime: only the stat is updated."""
@@ -295,10 +316,10 @@ class ImportRun:
         self._done += 1
 
     def _parse_and_queue(
-        self, file: _File, info: os.stat_result, sha: str, row: sqlite3.Row | None
+        self, file: _File, info: os.stat_result, sha: str, row: sqlite3.Row | None, data: bytes
     ) -> None:
         from .chunking import chunk_document
-        from .formats import ParseError, parse_file
+        from .formats import ParseError, parse_bytes
 
         self.emit(
             ImportProgress(
@@ -306,7 +327,7 @@ class ImportRun:
             )
         )
         try:
-            parsed = parse_file(file.path)
+            parsed = parse_bytes(data, file.path.suffix)
         except ParseError as exc:
             self._record_failure(file.path, row, str(exc))
             return

@@ -6,17 +6,28 @@ vector index is repaired from SQLite on open (see :mod:`.index`).
 
 :class:`Library` is the face the CLI and the app use. It owns the SQLite store, the embedder
 and the vector index; the import pipeline is :mod:`.importer`, search is :mod:`.search`.
+
+Threads. One ``Library`` is used from several threads at once (the app searches while an
+import runs, and opens passages and lists documents meanwhile). Every thread gets its own
+SQLite connection (WAL: readers never wait for a writer and see only committed documents;
+writers queue on SQLite's write lock for one transaction at a time). The vector index is one
+object with its own lock; it is made, reloaded and repaired under the library's lock. Writing
+(import, sync, reembed, removal) holds the cross-process writer lock while any writer of this
+process runs; one import runs at a time. :meth:`close` waits for the calls in progress.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import sqlite3
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -45,6 +56,7 @@ from .types import (
     Hit,
     ImportProgress,
     ImportReport,
+    LibraryBusy,
     LibraryError,
     Passage,
 )
@@ -53,6 +65,23 @@ if TYPE_CHECKING:
     from .index import VectorIndex
 
 COMPACT_WASTE = 0.3  # rebuild the index when this share of its labels is deleted
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _call(method: Callable[P, R]) -> Callable[P, R]:
+    """Count the call as in progress, so that :meth:`Library.close` waits for it."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        lib = args[0]
+        assert isinstance(lib, Library)
+        with lib._in_call():
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 class Library:
@@ -68,19 +97,75 @@ class Library:
         self.paths = paths or Paths.from_env()
         self.settings = settings or load_settings(self.paths)
         self.dir = self.paths.library_dir
-        self.con = store.connect(self.dir / "library.db")
         self._embedder = embedder
+        self._owns_embedder = embedder is None  # one handed in is closed by its owner
         self._index: VectorIndex | None = None
         self._index_stamp: int | None = None
-        # made now, before any transaction: its temp table must not be created inside one
-        self.keywords = KeywordPlanner(self.con)
         self._lock = store.WriterLock(self.dir / "write.lock")
         self._embedder_checked = False
         self._writing = False
+        self._state = threading.RLock()  # the lazily made parts and the bookkeeping below
+        self._idle = threading.Condition(self._state)
+        self._calls = 0  # calls in progress (close waits for them)
+        self._writers = 0  # writers of this process holding the cross-process lock
+        self._importing = threading.Lock()
+        self._closed = False
+        self._local = threading.local()
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection,
+                                      KeywordPlanner]] = []
+        _ = self.con  # create or migrate the database now, in the opening thread
+
+    # -- per-thread connections --------------------------------------------------------
+    @property
+    def con(self) -> sqlite3.Connection:
+        """This thread's connection to the library database."""
+        return self._connection()[0]
+
+    @property
+    def keywords(self) -> KeywordPlanner:
+        """This thread's keyword planner (its temp table lives on this thread's connection)."""
+        return self._connection()[1]
+
+    def _connection(self) -> tuple[sqlite3.Connection, KeywordPlanner]:
+        mine = getattr(self._local, "connection", None)
+        if mine is not None:
+            return mine
+        with self._state:
+            if self._closed:
+                raise LibraryError("the library was closed; open it again")
+            # connections of threads that have ended are closed, so their number stays small
+            for entry in [e for e in self._connections if not e[0].is_alive()]:
+                self._connections.remove(entry)
+                entry[2].close()
+                entry[1].close()
+        con = store.connect(self.dir / "library.db")
+        # made before any transaction: its temp table must not be created inside one
+        planner = KeywordPlanner(con)
+        with self._state:
+            self._connections.append((threading.current_thread(), con, planner))
+        self._local.connection = (con, planner)
+        return con, planner
+
+    @contextmanager
+    def _in_call(self) -> Iterator[None]:
+        with self._state:
+            if self._closed:
+                raise LibraryError("the library was closed; open it again")
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._state:
+                self._calls -= 1
+                self._idle.notify_all()
 
     # -- components ----------------------------------------------------------------------
     @property
     def embedder(self) -> Embedder:
+        with self._state:
+            return self._make_embedder()
+
+    def _make_embedder(self) -> Embedder:
         if self._embedder is None:
             path = (Path(self.settings.embedder).expanduser() if self.settings.embedder
                     else defaults.embedder_path())
@@ -98,16 +183,17 @@ class Library:
         newer one; either way repaired from SQLite if it is behind."""
         from .index import VectorIndex
 
-        if self._index is None:
-            self._index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
-            self._index_stamp = self._meta_stamp()
-            self._repair_index()
-        elif not self._writing and self._meta_stamp() != self._index_stamp:
-            # another process saved a newer index: reload it
-            self._index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
-            self._index_stamp = self._meta_stamp()
-            self._repair_index()
-        return self._index
+        with self._state:
+            if self._index is None:
+                self._index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
+                self._index_stamp = self._meta_stamp()
+                self._repair_index()
+            elif not self._writing and self._meta_stamp() != self._index_stamp:
+                # another process saved a newer index: reload it
+                self._index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
+                self._index_stamp = self._meta_stamp()
+                self._repair_index()
+            return self._index
 
     def _meta_stamp(self) -> int | None:
         try:
@@ -135,13 +221,23 @@ class Library:
         if self._writing:
             idx.save(seq)
 
-    def close(self) -> None:
-        if self._embedder is not None:
-            self._embedder.close()
-        self.keywords.close()
-        self.con.close()
+    def close(self, timeout: float | None = None) -> None:
+        """Wait for the calls in progress (an import: until it ends or is cancelled), then
+        close every connection and the embedder. Later calls get a LibraryError."""
+        with self._state:
+            if self._closed:
+                return
+            self._idle.wait_for(lambda: self._calls == 0, timeout)
+            self._closed = True
+            connections, self._connections = self._connections, []
+            if self._embedder is not None and self._owns_embedder:
+                self._embedder.close()
+        for _thread, con, planner in connections:
+            planner.close()
+            con.close()
 
     # -- import --------------------------------------------------------------------------
+    @_call
     def import_paths(
         self,
         paths: Iterable[str | Path],
@@ -153,6 +249,7 @@ class Library:
         roots = [(Path(p).expanduser().absolute(), collection) for p in paths]
         return self._import(roots, progress, cancel)
 
+    @_call
     def sync(self, progress: Progress | None = None, cancel: Cancel | None = None) -> ImportReport:
         """Re-scan every imported root: pick up new, changed, moved and deleted files."""
         roots = [(Path(r["path"]), r["collection"])
@@ -163,9 +260,14 @@ class Library:
                 cancel: Cancel | None) -> ImportReport:
         t0 = time.perf_counter()
         emit = progress or (lambda _p: None)
-        with self._writer():
-            self._check_embedder(writing=True)
-            report = ImportRun(self, emit, cancel).run(roots)
+        if not self._importing.acquire(blocking=False):
+            raise LibraryBusy("an import is already running; wait for it to finish")
+        try:
+            with self._writer():
+                self._check_embedder(writing=True)
+                report = ImportRun(self, emit, cancel).run(roots)
+        finally:
+            self._importing.release()
         report.seconds = round(time.perf_counter() - t0, 3)
         emit(ImportProgress("done", report.added + report.updated + report.unchanged,
                             len(report.failed), report.chunks_added))
@@ -173,13 +275,21 @@ class Library:
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
-        """Hold the single-writer lock; while held, the index is not reloaded from disk."""
-        with self._lock:
+        """Hold the cross-process writer lock while any writer of this process runs (SQLite
+        orders their transactions); while held, the index is not reloaded from disk."""
+        with self._state:
+            if self._writers == 0:
+                self._lock.acquire()  # LibraryBusy when another process writes
+            self._writers += 1
             self._writing = True
-            try:
-                yield
-            finally:
-                self._writing = False
+        try:
+            yield
+        finally:
+            with self._state:
+                self._writers -= 1
+                if self._writers == 0:
+                    self._writing = False
+                    self._lock.release()
 
     @property
     def index_loaded(self) -> bool:
@@ -187,15 +297,17 @@ class Library:
 
     def compact_index(self) -> None:
         """Rebuild the vector index from SQLite once too many of its labels are deleted."""
-        if self._index is None:
-            return
-        idx = self._index
-        if idx.count >= 2048 and idx.deleted > COMPACT_WASTE * idx.count:
-            live = self.con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            idx.reset(int(live * 1.5))
-            self._repair_index()
+        with self._state:
+            if self._index is None:
+                return
+            idx = self._index
+            if idx.count >= 2048 and idx.deleted > COMPACT_WASTE * idx.count:
+                live = self.con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+                idx.reset(int(live * 1.5))
+                self._repair_index()
 
     # -- the embedder the vectors came from --------------------------------------------
+    @_call
     def embedding_stamp(self) -> dict[str, object] | None:
         """Which embedder (``model``: its fingerprint) and recipe made the stored vectors."""
         row = self.con.execute("SELECT value FROM meta WHERE key='embedding'").fetchone()
@@ -225,6 +337,7 @@ class Library:
                 "reembed` to embed them again, or set `embedder` back in config.toml")
         self._embedder_checked = True
 
+    @_call
     def needs_reembed(self) -> bool:
         """True when the stored vectors come from another embedder or an older recipe."""
         if self.con.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is None:
@@ -233,6 +346,7 @@ class Library:
         stamp = self.embedding_stamp() or {"model": self.embedder.model_id, "recipe": 1}
         return stamp.get("model") != self.embedder.model_id or stamp.get("recipe") != EMBEDDING_RECIPE
 
+    @_call
     def reembed(self, progress: Progress | None = None, cancel: Cancel | None = None) -> int:
         """Embed every passage again with the configured embedder and the current recipe,
         then rebuild the vector index; returns the number of passages. Interrupted, the old
@@ -263,16 +377,18 @@ class Library:
             # they are new: killed in between, the old stamp asks for another run
             with transaction(con):
                 store.bump_seq(con)
-            self._index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
-            self._index.reset(int(total * 1.5))
-            self._repair_index()  # adds every vector from SQLite, saves at the new seq
-            self._index_stamp = self._meta_stamp()
+            with self._state:
+                self._index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
+                self._index.reset(int(total * 1.5))
+                self._repair_index()  # adds every vector from SQLite, saves at the new seq
+                self._index_stamp = self._meta_stamp()
             self._set_embedding_stamp(EMBEDDING_RECIPE)
             self._embedder_checked = False
             emit(ImportProgress("done", total, total, total))
             return total
 
     # -- removal -------------------------------------------------------------------------
+    @_call
     def remove_document(self, path: str | Path) -> int:
         """Remove a document, or every document under a folder, and forget the folder."""
         p = str(Path(path).expanduser().absolute())
@@ -280,6 +396,7 @@ class Library:
             "SELECT id FROM documents WHERE path=? OR substr(path,1,?)=?",
             (p, len(p) + 1, p + os.sep), "DELETE FROM roots WHERE path=?", (p,))
 
+    @_call
     def remove_collection(self, name: str) -> int:
         """Remove every document of a collection and forget its folders."""
         return self._remove("SELECT id FROM documents WHERE collection=?", (name,),
@@ -297,6 +414,7 @@ class Library:
             return len(rows)
 
     # -- reading -------------------------------------------------------------------------
+    @_call
     def collections(self) -> list[CollectionInfo]:
         out = []
         for r in self.con.execute(
@@ -309,6 +427,7 @@ class Library:
             out.append(CollectionInfo(r["name"], r["docs"], r["chunks"], roots))
         return out
 
+    @_call
     def documents(self, collection: str | None = None) -> list[DocumentInfo]:
         sql = ("SELECT d.*, (SELECT COUNT(*) FROM chunks c WHERE c.document_id=d.id) AS n "
                "FROM documents d")
@@ -322,16 +441,19 @@ class Library:
             for r in self.con.execute(sql + " ORDER BY d.collection, d.path", args)
         ]
 
+    @_call
     def failures(self) -> list[Failure]:
         return [Failure(r[0], r[1]) for r in
                 self.con.execute("SELECT path, reason FROM failures ORDER BY path")]
 
+    @_call
     def warm(self) -> None:
         """Load the embedder now (sentence-transformers and torch: seconds) if there is
         anything to search, so the first search is as fast as the next."""
         if self.con.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None:
             _ = self.embedder.model
 
+    @_call
     def stats(self) -> dict[str, object]:
         docs = self.con.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         chunks = self.con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
@@ -355,6 +477,7 @@ class Library:
             out["reembed_needed"] = None
         return out
 
+    @_call
     def passage(self, chunk_id: int) -> Passage:
         r = self.con.execute(
             "SELECT c.start, c.end, c.page, c.heading, d.path, d.text FROM chunks c "
@@ -364,6 +487,7 @@ class Library:
         return Passage(r["path"], r["page"], r["heading"], r["text"], r["start"], r["end"])
 
     # -- search --------------------------------------------------------------------------
+    @_call
     def search(
         self,
         query: str,

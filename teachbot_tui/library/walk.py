@@ -1,25 +1,17 @@
 """Finding the files to import: a safe walk of folders, with one-line reasons for what fails.
 
 Hidden files and folders and Office lock files (``~$...``) are skipped; a folder linked back to
-one already scanned is reported once, not walked forever; pipes and devices are never read.
+one already scanned is reported once, not walked forever; a folder link that leads outside the
+imported folder is reported and not followed; pipes and devices are never read.
 """
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def category_of(root: Path, path: Path, collection: str) -> str:
@@ -59,6 +51,7 @@ def walk(root: Path, suffixes: Iterable[str]) -> Iterator[tuple[Path, str | None
             yield root, f"unsupported: {root.suffix or 'no extension'} files cannot be imported"
         return
     seen_dirs = {(st.st_dev, st.st_ino)}
+    real_root = os.path.realpath(root)
     stack = [root]
     while stack:
         folder = stack.pop()
@@ -73,6 +66,10 @@ def walk(root: Path, suffixes: Iterable[str]) -> Iterator[tuple[Path, str | None
             path = Path(entry.path)
             try:
                 if entry.is_dir(follow_symlinks=True):
+                    if entry.is_symlink() and not _inside(os.path.realpath(path), real_root):
+                        yield path, ("symlink-outside: this folder link leads outside the "
+                                     "imported folder; import its target folder itself")
+                        continue
                     info = entry.stat(follow_symlinks=True)
                     key = (info.st_dev, info.st_ino)
                     if key in seen_dirs:
@@ -95,3 +92,7 @@ def walk(root: Path, suffixes: Iterable[str]) -> Iterator[tuple[Path, str | None
                 yield path, "unreadable: not a regular file (a pipe or device)"
                 continue
             yield path, None
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

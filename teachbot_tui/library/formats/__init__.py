@@ -14,7 +14,7 @@ One module per format family (``plaintext``, ``markdown``, ``delimited``, ``rtf`
 
 from .core import MAX_FILE_BYTES, REASONS, Block, ParsedDocument, ParseError, clean_inline
 from .plaintext import read_text_file
-from .registry import SUPPORTED_SUFFIXES, parse_bytes, parse_file
+from .registry import SUPPORTED_SUFFIXES, parse_bytes, parse_file, read_file
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -26,5 +26,6 @@ __all__ = [
     "clean_inline",
     "parse_bytes",
     "parse_file",
+    "read_file",
     "read_text_file",
 ]

@@ -42,6 +42,8 @@ REASONS = frozenset(
         "unreadable",
         "vanished",
         "symlink-loop",
+        "symlink-outside",
+        "changed",
         "unsupported",
     }
 )

@@ -8,6 +8,8 @@ import re
 
 from .core import Builder, ParsedDocument, ParseError, clean_inline, normalize_newlines
 
+MAX_PDF_PAGES = 10_000  # a longer PDF is refused before its page tree is walked
+
 _PDF_BULLET = re.compile(r"^(?:[\u2022\u25cf\u25aa\u2013\u2014*-]|\d{1,3}[.)])\s")
 _PDF_TITLE_NOISE = re.compile(r"^(?:Microsoft (?:Word|PowerPoint) - |untitled$)", re.I)
 
@@ -76,7 +78,7 @@ def parse_pdf(data: bytes) -> ParsedDocument:
         raise ParseError("corrupt", "not a PDF file (no %PDF header)")
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError
+    from pypdf.errors import DependencyError, LimitReachedError
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -95,9 +97,17 @@ def parse_pdf(data: bytes) -> ParsedDocument:
             ) from exc
         if not opened:
             raise ParseError("encrypted", "the PDF is password-protected; save an unprotected copy")
-    pages = len(reader.pages)
+    declared = _declared_pages(reader)  # read before pypdf walks the whole page tree
+    if declared is not None and declared > MAX_PDF_PAGES:
+        raise _too_many_pages(declared)
+    try:
+        pages = len(reader.pages)
+    except LimitReachedError as exc:  # a page tree far larger than it says
+        raise _too_many_pages(None) from exc
     if pages == 0:
         raise ParseError("corrupt", "the PDF has no pages")
+    if pages > MAX_PDF_PAGES:
+        raise _too_many_pages(pages)
 
     outline = sorted(_pdf_outline(reader, pages), key=lambda entry: entry[0])
     builder = Builder()
@@ -140,6 +150,21 @@ def parse_pdf(data: bytes) -> ParsedDocument:
     return builder.build(
         "pdf", title, meta=meta, empty_detail="no extractable text (scanned images?)"
     )
+
+
+def _declared_pages(reader: object) -> int | None:
+    """The page count the PDF's page tree declares, or None if it cannot be read."""
+    try:
+        root = reader.trailer["/Root"].get_object()  # type: ignore[attr-defined]
+        return int(root["/Pages"].get_object()["/Count"])
+    except Exception:
+        return None
+
+
+def _too_many_pages(pages: int | None) -> ParseError:
+    count = f"{pages} pages" if pages is not None else "a page tree too large to read"
+    return ParseError("huge", f"the PDF has {count}, over the {MAX_PDF_PAGES}-page limit; "
+                      "split it into parts")
 
 
 PARSERS = {".pdf": parse_pdf}

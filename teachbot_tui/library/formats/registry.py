@@ -44,7 +44,8 @@ def _stat(path: Path) -> os.stat_result:
         raise ParseError("unreadable", f"cannot read {path.name} ({exc.strerror})") from exc
 
 
-def _read(path: Path, max_bytes: int) -> bytes:
+def read_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """A file's bytes, at most ``max_bytes`` (ParseError for anything that stops the read)."""
     try:
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
@@ -130,4 +131,4 @@ def parse_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> ParsedDocument:
         raise ParseError(
             "huge", f"{_mb(info.st_size)} is over the {_mb(max_bytes)} limit; split the file"
         )
-    return parse_bytes(_read(path, max_bytes), suffix, max_bytes)
+    return parse_bytes(read_file(path, max_bytes), suffix, max_bytes)
