@@ -5,6 +5,7 @@ the imported folder, and a file rewritten while the import reads it."""
 
 from __future__ import annotations
 
+import os
 import struct
 import threading
 import time
@@ -117,15 +118,21 @@ def test_a_file_rewritten_during_the_import_is_reported_not_stored_half_old(
     for i in range(30):  # the import reads these before it reaches the moving file
         (docs / f"a-{i:02d}.md").write_text(f"# Note {i}\n\nRoom B{i} has the art supplies.")
     moving = docs / "z-moving.md"
-    moving.write_text("# Draft\n\nversion 0")
+    moving.write_text("# Draft\n\nversion 000000")
     stop = threading.Event()
 
     def rewrite() -> None:
+        # rewritten in place at the same size, each time with a new mtime (set explicitly:
+        # the file system's clock is coarser than these writes)
         n = 0
-        while not stop.is_set():
-            n += 1
-            moving.write_text("# Draft\n\n" + "version " + str(n) * (n % 50 + 1))
-            time.sleep(0.001)
+        with moving.open("r+b") as fh:
+            while not stop.is_set():
+                n += 1
+                fh.seek(len("# Draft\n\nversion "))
+                fh.write(f"{n % 1_000_000:06d}".encode())
+                fh.flush()
+                os.utime(moving, ns=(n * 1_000_000_000, n * 1_000_000_000))
+                time.sleep(0.001)
 
     writer = threading.Thread(target=rewrite)
     writer.start()
@@ -136,7 +143,7 @@ def test_a_file_rewritten_during_the_import_is_reported_not_stored_half_old(
         writer.join()
     failed = {Path(f.path).name: f.reason for f in report.failed}
     assert list(failed) == ["z-moving.md"]
-    assert failed["z-moving.md"].split(":")[0] in {"changed", "vanished"}
+    assert failed["z-moving.md"].startswith("changed: ")
     assert len(library.documents()) == 30
     # once the file is saved for good, the next import takes it
     again = library.import_paths([docs])
