@@ -60,13 +60,18 @@ SCOPE_TITLES: dict[str, str] = {
 KEYS: tuple[KeyAction, ...] = (
     # Everywhere
     KeyAction("help", "f1", "app.help", "Help", "Show this list of keys.", "app"),
-    KeyAction("chat", "f2", "app.switch_mode('chat')", "Chat", "Go to the chat screen.", "app"),
+    # the screens' keys are not repeated in the Footer: the top line shows them
+    KeyAction("chat", "f2", "app.switch_mode('chat')", "Chat", "Go to the chat screen.", "app",
+              show=False),
     KeyAction("library", "f3", "app.switch_mode('library')", "Library",
-              "Go to the document library: import, sync and remove documents.", "app"),
+              "Go to the document library: import, sync and remove documents.", "app",
+              show=False),
     KeyAction("settings", "f4", "app.switch_mode('settings')", "Models",
-              "Go to models & settings: pick a model, tune answers and retrieval.", "app"),
+              "Go to models & settings: pick a model, tune answers and retrieval.", "app",
+              show=False),
     KeyAction("practice", "f5", "app.switch_mode('practice')", "Practice",
-              "Go to practice mode: classroom scenarios with feedback.", "app"),
+              "Go to practice mode: classroom scenarios with feedback.", "app",
+              show=False),
     KeyAction("command_palette", "ctrl+p", "app.command_palette", "Commands",
               "Open the command palette: search every action by name.", "app", show=False),
     KeyAction("quit", "ctrl+q", "app.quit", "Quit",
@@ -90,7 +95,8 @@ KEYS: tuple[KeyAction, ...] = (
     KeyAction("copy_last_reply", "ctrl+g", "copy_last_reply", "Copy reply",
               "Copy the last reply to the clipboard.", "chat", show=False),
     KeyAction("toggle_sidebar", "ctrl+b", "toggle_sidebar", "Sidebar",
-              "Show or hide the conversation list.", "chat", show=False),
+              "Show or hide the conversation list (hidden at first on narrow terminals).",
+              "chat", show=False),
     KeyAction("focus_conversations", "ctrl+l", "focus_conversations", "Conversations",
               "Move to the conversation list.", "chat", show=False),
     # The question box (handled by the prompt itself, remappable like the rest)
@@ -148,6 +154,9 @@ KEYS: tuple[KeyAction, ...] = (
               "Show your progress over time per criterion and category.", "practice"),
     KeyAction("practice_stop", "escape", "stop", "Stop",
               "Stop the student's reply or the evaluation being written.", "practice"),
+    KeyAction("toggle_scenarios", "ctrl+b", "toggle_scenarios", "Scenarios",
+              "Show or hide the scenario list (hidden at first on narrow terminals).",
+              "practice", show=False),
     # Dialogs
     KeyAction("close_dialog", "escape", "close", "Close", "Close the dialog or passage view.",
               "dialog", palette=False),

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.suggester import Suggester
-from textual.widgets import Input
+
+from .fit import HintInput
 
 MAX_ENTRIES = 5000
 
@@ -67,7 +68,7 @@ class PathSuggester(Suggester):
         return complete_path(value, self.dirs_only, self.suffixes)
 
 
-class PathInput(Input):
+class PathInput(HintInput):
     """An ``Input`` with file-system completion; Tab accepts the completion."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
