@@ -13,7 +13,7 @@ from teachbot_tui.practice.results import PracticeStore
 from teachbot_tui.tui.screens.practice import PracticeScreen, column_chart
 
 from .test_practice_units import JsonFakeEngine
-from .test_tui_support import fake_app, wait_for
+from .tui_helpers import fake_app, wait_for
 
 SIZE = (140, 45)
 

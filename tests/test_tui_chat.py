@@ -16,7 +16,7 @@ from teachbot_tui.tui.widgets.prompt import PromptArea
 from teachbot_tui.tui.widgets.sources import SourcesList
 from teachbot_tui.tui.widgets.status import StatusBar
 
-from .test_tui_support import CHUNK, fake_app, wait_for
+from .tui_helpers import CHUNK, fake_app, wait_for
 
 SIZE = (120, 40)
 LONG = " ".join(f"word{i}" for i in range(200))

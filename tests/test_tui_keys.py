@@ -16,7 +16,7 @@ from teachbot_tui.tui.screens.chat import ChatScreen
 from teachbot_tui.tui.screens.help import HelpScreen
 from teachbot_tui.tui.widgets.prompt import PromptArea
 
-from .test_tui_support import fake_app, wait_for
+from .tui_helpers import fake_app, wait_for
 
 SIZE = (120, 40)
 

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Input
 from teachbot_tui.tui.screens.library import LibraryScreen, progress_line
 from teachbot_tui.tui.widgets.path_input import complete_path
 
-from .test_tui_support import FakeLibrary, fake_app, wait_for
+from .tui_helpers import FakeLibrary, fake_app, wait_for
 
 SIZE = (120, 40)
 

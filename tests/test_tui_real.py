@@ -17,7 +17,7 @@ from teachbot_tui import defaults
 from teachbot_tui.config import Settings
 from teachbot_tui.paths import Paths
 
-from .test_tui_support import wait_for
+from .tui_helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ from textual.widgets import Input, Select, TextArea
 from teachbot_tui import defaults
 from teachbot_tui.tui.screens.settings import SettingsScreen
 
-from .test_tui_support import fake_app, wait_for
+from .tui_helpers import fake_app, wait_for
 
 SIZE = (120, 50)
 

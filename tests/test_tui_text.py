@@ -10,7 +10,7 @@ from textual.content import Content
 
 from teachbot_tui.tui.text import literal, literal_line, safe_line, safe_text
 
-from .test_tui_support import FakeLibrary, fake_app, wait_for
+from .tui_helpers import FakeLibrary, fake_app, wait_for
 
 HOSTILE: list[str] = [
     "[bold]x[/]",

@@ -227,3 +227,51 @@ class FakeLibrary:
 
     def close(self) -> None:
         pass
+
+
+def clipped_text(screen: Any) -> list[str]:
+    """What the screen lays out wider (or taller) than it shows, as readable lines: empty
+    when every text is shown in full or in a box that scrolls up and down.
+
+    For every visible widget: its region lies within what its container shows, left to
+    right; scrolling widgets need no sideways scrolling; a text widget shows all its lines
+    (or scrolls); a button shows its whole label; an empty input shows its whole hint."""
+    from rich.cells import cell_len
+    from textual.containers import ScrollableContainer
+    from textual.scroll_view import ScrollView
+    from textual.widgets import Button, Input, Static
+
+    problems: list[str] = []
+    for widget in screen.query("*"):
+        if not widget.display or not widget.visible or not widget.region.area:
+            continue
+        if not all(a.display for a in widget.ancestors if hasattr(a, "display")):
+            continue
+        try:
+            geometry = screen.find_widget(widget)
+        except Exception:  # noqa: BLE001 - not on screen (scrolled out of view)
+            continue
+        name = f"{widget.__class__.__name__}#{widget.id or '-'}"
+        region, clip = geometry.region, geometry.clip
+        visible = region.intersection(clip)
+        if visible.area and (region.x < clip.x or region.right > clip.right):
+            problems.append(f"{name}: laid out {region.width} wide, {visible.width} shown")
+        if isinstance(widget, (ScrollView, ScrollableContainer)) and not isinstance(widget, Input):
+            inner = widget.scrollable_content_region.width
+            if widget.virtual_size.width > inner:
+                problems.append(f"{name}: {widget.virtual_size.width} wide content in {inner}")
+        if isinstance(widget, Static) and not isinstance(widget, Button):
+            width, height = widget.content_region.width, widget.content_region.height
+            if width > 0:
+                needed = widget.get_content_height(screen.size, screen.size, width)
+                if needed > height:
+                    problems.append(f"{name}: {needed} lines of text in {height}")
+        if isinstance(widget, Button):
+            label = str(getattr(widget.label, "plain", widget.label))
+            if cell_len(label) > widget.content_region.width:
+                problems.append(f"{name}: label {label!r} in {widget.content_region.width}")
+        if isinstance(widget, Input) and not widget.value and widget.placeholder:
+            if cell_len(widget.placeholder) > widget.content_region.width - 1:
+                problems.append(f"{name}: hint {widget.placeholder!r} in "
+                                f"{widget.content_region.width}")
+    return problems

@@ -147,7 +147,7 @@ KEYS: tuple[KeyAction, ...] = (
               "Start a practice session with the highlighted scenario.", "practice"),
     KeyAction("practice_evaluate", "ctrl+e", "evaluate", "Evaluate",
               "Finish the session and get the coach's feedback.", "practice", priority=True),
-    KeyAction("practice_ideal", "ctrl+s", "edit_ideal", "Ideal response",
+    KeyAction("practice_ideal", "ctrl+s", "edit_ideal", "Ideal",
               "Mark or edit the ideal response of this session (used by export).",
               "practice"),
     KeyAction("practice_progress", "ctrl+g", "show_progress", "Progress",

@@ -54,7 +54,7 @@ DOCUMENT_COLUMNS = (
     Col("folder", "Folder", 12, weight=3, priority=60),
     Col("collection", "Collection", 10, weight=1, max_width=24, priority=40),
     Col("chunks", "Chunks", 6, priority=30),
-    Col("format", "Format", 6, priority=20),
+    Col("format", "Format", 8, priority=20),
     Col("imported", "Imported", 10, priority=10),
 )
 

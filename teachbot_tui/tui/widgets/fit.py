@@ -48,6 +48,10 @@ class FitLabel(Static):
     def update(self, content: Any = "", *, layout: bool = True) -> None:  # type: ignore[override]
         self._full = content if isinstance(content, Content) else Content(str(content))
         self._fit()
+        if self.is_mounted:
+            # a new text may change an auto width: fit again once laid out
+            self.refresh(layout=True)
+            self.call_after_refresh(self._fit)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit()
@@ -69,6 +73,17 @@ class FitLabel(Static):
         super().update(shown, layout=False)
 
 
+def hint_wordings(placeholder: str) -> tuple[str, ...]:
+    """A hint and its shorter wording without the trailing ``(...)`` aside, if it has one:
+    ``"path to a .gguf file (Tab completes)"`` -> that, ``"path to a .gguf file"``."""
+    text = placeholder.rstrip()
+    if text.endswith(")") and "(" in text:
+        short = text[: text.rindex("(")].rstrip()
+        if short:
+            return (placeholder, short)
+    return (placeholder,) if placeholder else ()
+
+
 def fit_placeholder(widget: Widget, placeholders: tuple[str, ...]) -> None:
     """Give ``widget`` the longest of ``placeholders`` that fits its content width."""
     width = widget.content_size.width - 1  # the cursor takes a cell
@@ -84,7 +99,7 @@ class HintInput(Input):
         if placeholders:
             kwargs.setdefault("placeholder", placeholders[0])
         super().__init__(value, **kwargs)
-        self.placeholders = placeholders
+        self.placeholders = placeholders or hint_wordings(self.placeholder)
 
     def on_resize(self, event: events.Resize) -> None:
         fit_placeholder(self, self.placeholders)
