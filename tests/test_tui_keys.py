@@ -72,8 +72,7 @@ async def test_footer_shows_bindings(tmp_path: Path) -> None:
         await pilot.pause()
         footer = app.screen.query_one(Footer)
         shown = {b.id for b in _active_bindings(app) if b.show}
-        assert {"stop", "new_conversation", "regenerate", "show_sources", "help",
-                "quit"} <= shown
+        assert {"stop", "new_conversation", "show_sources", "help", "quit"} <= shown
         assert footer.display
 
 

@@ -83,7 +83,7 @@ KEYS: tuple[KeyAction, ...] = (
     KeyAction("new_conversation", "ctrl+n", "new_conversation", "New",
               "Start a new conversation.", "chat"),
     KeyAction("regenerate", "ctrl+r", "regenerate", "Regenerate",
-              "Write the last reply again.", "chat"),
+              "Write the last reply again.", "chat", show=False),
     KeyAction("show_sources", "ctrl+o", "show_sources", "Sources",
               "Jump to the sources of the last answer (Enter opens a passage).", "chat"),
     KeyAction("rename_conversation", "ctrl+t", "rename_conversation", "Rename",
