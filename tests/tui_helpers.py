@@ -36,7 +36,11 @@ DOC_TEXT = (
     "## Disruption\n\n"
     "When a student consistently disrupts class, speak to them privately, name the behaviour, "
     "and agree on a signal. Praise the first improvement within the same lesson.\n\n"
-    "Follow up with the family after three incidents."
+    "Follow up with the family after three incidents.\n\n"
+    "## Quiet students\n\n"
+    "A shy student who will not speak up in class needs wait time: ask the question, wait, "
+    "let them rehearse the answer with a partner first, and praise their thinking privately "
+    "and specifically."
 )
 CHUNK = "When a student consistently disrupts class, speak to them privately"
 FRACTIONS_TEXT = (
@@ -270,8 +274,8 @@ def clipped_text(screen: Any) -> list[str]:
             label = str(getattr(widget.label, "plain", widget.label))
             if cell_len(label) > widget.content_region.width:
                 problems.append(f"{name}: label {label!r} in {widget.content_region.width}")
-        if isinstance(widget, Input) and not widget.value and widget.placeholder:
-            if cell_len(widget.placeholder) > widget.content_region.width - 1:
-                problems.append(f"{name}: hint {widget.placeholder!r} in "
-                                f"{widget.content_region.width}")
+        if (isinstance(widget, Input) and not widget.value and widget.placeholder
+                and cell_len(widget.placeholder) > widget.content_region.width - 1):
+            problems.append(f"{name}: hint {widget.placeholder!r} in "
+                            f"{widget.content_region.width}")
     return problems
