@@ -111,15 +111,16 @@ def home_paths(tmp_path: Path) -> Paths:
     return Paths(tmp_path / "config", tmp_path / "data", tmp_path / "cache")
 
 
-def real_library(tmp_path: Path, settings: Settings | None = None) -> Any:
-    """A copy of the template library in ``tmp_path``, opened with the shared embedder."""
+def real_library(tmp_path: Path, settings: Settings | None = None, cls: Any = None) -> Any:
+    """A copy of the template library in ``tmp_path``, opened with the shared embedder
+    (as ``cls``, a subclass of ``Library``, if given)."""
     from teachbot_tui.library import Library
 
     paths = home_paths(tmp_path)
     if not paths.library_dir.exists():
         paths.library_dir.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(template() / "data" / paths.library_dir.name, paths.library_dir)
-    return Library(paths.ensure(), settings or Settings(), embedder=embedder())
+    return (cls or Library)(paths.ensure(), settings or Settings(), embedder=embedder())
 
 
 def fake_app(tmp_path: Path, reply: Any = "Speak privately and agree a signal [1].",
