@@ -124,6 +124,14 @@ async def test_side_panes_make_way_toggle_and_come_back(tmp_path: Path) -> None:
         await pilot.resize_terminal(160, 48)
         await pilot.pause()
         assert left.display
+        # a screen in the background follows the terminal's size too
+        await pilot.press("f2")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.press("f5")
+        await pilot.pause()
+        assert "-narrow" in practice.classes and "-wide" not in practice.classes
+        assert not left.display
 
 
 async def test_long_titles_are_shortened_at_a_word_with_the_full_text_at_hand(

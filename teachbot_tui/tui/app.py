@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
@@ -25,7 +25,13 @@ from textual.screen import Screen
 from ..config import ConfigError, Settings
 from ..paths import Paths
 from .backend import AssistantFactory, Backend, EngineFactory, LibraryFactory
-from .host import HORIZONTAL_BREAKPOINTS, VERTICAL_BREAKPOINTS, EngineState, LibraryState
+from .host import (
+    HORIZONTAL_BREAKPOINTS,
+    VERTICAL_BREAKPOINTS,
+    EngineState,
+    LibraryState,
+    breakpoint_classes,
+)
 from .keys import KEYS, SCOPE_TITLES, KeyAction, bindings, unknown_ids
 from .screens import SCREENS
 from .widgets.status import StatusBar, StatusState
@@ -95,6 +101,18 @@ class TeachbotApp(App[None]):
             # after the first paint (and a breath, so the first keys are taken at once):
             # the heavy things load while the teacher types
             self.call_after_refresh(self.set_timer, LOAD_DELAY_S, self.start_loading)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Textual sets the breakpoint classes on the screen shown; screens of the other
+        modes get them too, so a screen opened later is already laid out for this size."""
+        from .screens.panes import SidePaneScreen
+
+        classes = breakpoint_classes(*event.size)
+        for stack in self._screen_stacks.values():
+            for screen in stack:
+                screen.update_classes(classes, animate=False)
+                if isinstance(screen, SidePaneScreen):
+                    screen.width_changed(event.size.width)
 
     def start_loading(self) -> None:
         self.load_engine()

@@ -28,6 +28,21 @@ VERTICAL_BREAKPOINTS: list[tuple[int, str]] = [(0, "-short"), (30, "-tall")]
 WIDTH_CLASSES = tuple(name for _, name in HORIZONTAL_BREAKPOINTS)
 
 
+def breakpoint_classes(width: int, height: int) -> dict[str, bool]:
+    """Which breakpoint classes a screen of this size has (the others are off)."""
+    on = {width_class(width), height_class(height)}
+    return {name: name in on
+            for _, name in (*HORIZONTAL_BREAKPOINTS, *VERTICAL_BREAKPOINTS)}
+
+
+def height_class(height: int) -> str:
+    found = VERTICAL_BREAKPOINTS[0][1]
+    for minimum, name in VERTICAL_BREAKPOINTS:
+        if height >= minimum:
+            found = name
+    return found
+
+
 def width_class(width: int) -> str:
     """The breakpoint class for a terminal ``width``."""
     found = WIDTH_CLASSES[0]

@@ -55,7 +55,7 @@ EMPTY_STATE = (
     "consistently disrupts class?\"\n\n"
     "teachbot answers from your own documents (import them in Library, F3) and lists the "
     "sources of every answer. Enter sends, Ctrl+J starts a new line, Esc stops a reply, "
-    "F1 lists every key."
+    "Ctrl+B shows or hides your conversations, F1 lists every key."
 )
 
 

@@ -24,10 +24,10 @@ from textual.worker import get_current_worker
 from ...engine.base import Cancel
 from ..keys import bindings
 from ..text import safe_line, safe_text
-from ..widgets.fit import FitLabel, HintInput
+from ..widgets.fit import FitLabel
 from ..widgets.footer import Footer
 from ..widgets.nav import NavBar
-from ..widgets.path_input import PathInput
+from ..widgets.path_input import HintInput, PathInput
 from ..widgets.sources import short_path
 from ..widgets.status import StatusBar
 from ..widgets.tables import Col, FitTable, wrapping

@@ -37,7 +37,12 @@ class SidePaneScreen(Screen[None]):
         self.set_class(False, "-hide-pane")
 
     def on_resize(self, event: events.Resize) -> None:
-        now = width_class(event.size.width)
+        self.width_changed(event.size.width)
+
+    def width_changed(self, width: int) -> None:
+        """Forget the toggle when the terminal crosses a width breakpoint (the app calls
+        this for screens in the background too)."""
+        now = width_class(width)
         if now != self._width_class:
             self._width_class = now
             self.set_class(False, "-show-pane")

@@ -36,9 +36,9 @@ from textual.widgets.option_list import Option
 from ...engine.base import Cancel
 from ..keys import bindings
 from ..text import literal, literal_line, safe_line, storable
-from ..widgets.fit import HintInput
 from ..widgets.footer import Footer
 from ..widgets.nav import NavBar
+from ..widgets.path_input import HintInput
 from ..widgets.status import StatusBar
 from ..widgets.tables import Col, FitTable, wrapping
 from .panes import SidePaneScreen
@@ -217,6 +217,8 @@ class PracticeScreen(SidePaneScreen):
             self.query_one("#scenario-list", OptionList).focus()
         else:
             self.query_one("#practice-reply", Input).focus()
+            if self.session is None:
+                self._notice("Ctrl+B shows the list of scenarios; Ctrl+N starts this one.")
 
     def action_toggle_scenarios(self) -> None:
         if self.toggle_side_pane():

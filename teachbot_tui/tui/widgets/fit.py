@@ -2,10 +2,10 @@
 
 * :class:`FitLabel`: one line (a title, a label, a status) shortened at a word boundary with
   an ellipsis when the line is narrower than the text; the full text is its tooltip.
-* :class:`HintInput`: an ``Input`` whose placeholder is the longest of a few wordings that
-  fits the box (``"Folder or file to import, e.g. ~/Documents/lessons (Tab completes)"``
-  at 100 columns, ``"Folder or file to import"`` at 40).
-* :func:`fit_placeholder`: the same for any widget with a ``placeholder`` (the question box).
+* :func:`fit_placeholder`: the longest of a few wordings of a box's hint that fits the box
+  (``"Folder or file to import, e.g. ~/Documents/lessons (Tab completes)"`` at 100
+  columns, ``"Folder or file to import"`` at 40); :class:`path_input.HintInput` is an
+  ``Input`` that does it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from textual import events
 from textual.content import Content
 from textual.geometry import Size
 from textual.widget import Widget
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from ..text import fitting, shorten
 
@@ -89,17 +89,3 @@ def fit_placeholder(widget: Widget, placeholders: tuple[str, ...]) -> None:
     width = widget.content_size.width - 1  # the cursor takes a cell
     if placeholders and width > 0:
         widget.placeholder = fitting(placeholders, width)  # type: ignore[attr-defined]
-
-
-class HintInput(Input):
-    """An ``Input`` with placeholders from the longest wording to the shortest."""
-
-    def __init__(self, value: str = "", *, placeholders: tuple[str, ...] = (),
-                 **kwargs: Any) -> None:
-        if placeholders:
-            kwargs.setdefault("placeholder", placeholders[0])
-        super().__init__(value, **kwargs)
-        self.placeholders = placeholders or hint_wordings(self.placeholder)
-
-    def on_resize(self, event: events.Resize) -> None:
-        fit_placeholder(self, self.placeholders)
