@@ -179,7 +179,7 @@ def test_nothing_to_evaluate() -> None:
 def test_citations_from_library_above_threshold() -> None:
     from types import SimpleNamespace
 
-    from .tui_support import FakeLibrary
+    from .tui_helpers import FakeLibrary
 
     session = session_with("Speak to her privately and agree a signal.")
     coach = Coach(None, None, FakeLibrary.sample(), SimpleNamespace(retrieval_threshold=0.5))

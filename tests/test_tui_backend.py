@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from teachbot_tui.config import Settings
 from teachbot_tui.engine.base import Cancel
@@ -13,9 +12,11 @@ from teachbot_tui.tui.backend import Backend
 
 def test_model_turns_are_exclusive_and_a_waiting_turn_can_be_cancelled(tmp_path):
     backend = Backend(Paths(tmp_path / "c", tmp_path / "d", tmp_path / "k"), Settings())
-    inside, release, order = threading.Event(), threading.Event(), []
+    inside, release, asked, order = threading.Event(), threading.Event(), threading.Event(), []
 
     def generation(name: str, cancel: Cancel | None = None) -> None:
+        if name == "practice":
+            asked.set()
         with backend.model_turn(cancel) as held:
             order.append((name, held))
             if held and name == "chat":
@@ -29,8 +30,10 @@ def test_model_turns_are_exclusive_and_a_waiting_turn_can_be_cancelled(tmp_path)
     cancel = Cancel()
     practice = threading.Thread(target=generation, args=("practice", cancel))
     practice.start()
-    time.sleep(0.2)
-    assert order == [("chat", True)]  # practice waits while chat generates
+    assert asked.wait(5)  # the practice turn has asked for the model...
+    practice.join(0.3)
+    assert practice.is_alive()  # ...and waits for it: a turn that got it would be done
+    assert order == [("chat", True)]
     cancel.set()
     practice.join(2)
     assert not practice.is_alive() and order[-1] == ("practice", False)

@@ -16,10 +16,12 @@ from teachbot_tui.tui.widgets.prompt import PromptArea
 from teachbot_tui.tui.widgets.sources import SourcesList
 from teachbot_tui.tui.widgets.status import StatusBar
 
-from .tui_support import CHUNK, fake_app, wait_for
+from .tui_helpers import CHUNK, POLICY_NAME, fake_app, policy_path, wait_for
 
 SIZE = (120, 40)
 LONG = " ".join(f"word{i}" for i in range(200))
+Q1 = "How do I calm a student who disrupts class?"
+Q2 = "And how do I praise the first improvement in that lesson?"
 
 
 def chat(app) -> ChatScreen:  # type: ignore[no-untyped-def]
@@ -81,24 +83,29 @@ async def test_question_is_streamed_with_sources_and_saved(tmp_path: Path, monke
         # numbered sources with file, page, heading and snippet
         assert reply.sources_list.display
         src = reply.sources[0]
-        assert (src["n"], src["page"], src["heading"]) == (1, 2, "Disruption")
-        assert src["path"].endswith("behaviour-plan.md") and src["cited"] is True
+        assert src["n"] == 1 and src["page"] is None and "Behaviour plan" in src["heading"]
+        assert src["path"] == str(policy_path()) and src["cited"] is True
+        assert all(not s["cited"] for s in reply.sources[1:])  # only [1] is cited
         option = str(reply.sources_list.get_option_at_index(0).prompt)
-        assert "[1]" in option and "behaviour-plan.md" in option and "p. 2" in option
+        assert option.startswith(f"[1] {POLICY_NAME} · ")  # the file name before its folder
         assert CHUNK[:30] in option
+        # the real Assistant sent the passages, fenced, before the question
+        sent = app.fake_engine.calls[-1][-1]["content"]
+        assert "<<<PASSAGE [1]" in sent and CHUNK in sent
+        assert sent.endswith("My question: How do I handle a student who disrupts class?")
         # the conversation is listed and stored
         assert chat(app).query_one(ConversationList).option_count == 1
     (conv,) = stored(tmp_path)
     assert conv.title == "How do I handle a student who disrupts class?"
     assert [(m.role, m.status) for m in conv.messages] == [("user", "complete"),
                                                              ("assistant", "complete")]
-    assert conv.messages[1].sources[0]["chunk_id"] == 101
+    assert conv.messages[1].sources[0]["chunk_id"] == src["chunk_id"]
 
 
 async def test_escape_stops_and_keeps_partial_reply(tmp_path: Path) -> None:
     app = fake_app(tmp_path, reply=LONG, delay=0.02)
     async with app.run_test(size=SIZE) as pilot:
-        await ask(pilot, "Tell me everything")
+        await ask(pilot, "Tell me everything about a student who disrupts class")
         screen = chat(app)
         await wait_for(pilot, lambda: screen.job is not None and len(screen.job.text) > 30)
         await pilot.press("escape")
@@ -166,22 +173,24 @@ async def test_history_and_regenerate(tmp_path: Path) -> None:
     replies = iter(["First answer [1].", "Second answer.", "Regenerated answer."])
     app = fake_app(tmp_path, reply=lambda messages: next(replies))
     async with app.run_test(size=SIZE) as pilot:
-        await ask(pilot, "Question one")
+        await ask(pilot, Q1)
         await answered(pilot, 2)
-        await ask(pilot, "Question two")
+        await ask(pilot, Q2)
         await answered(pilot, 4)
-        # the second question was sent with the first exchange as history
-        last_call = app.fake_engine.calls[-1]
+        # the second question was sent with the first exchange as history, the first
+        # question exactly as it was sent (a stable prefix for the model's cache)
+        first_call, last_call = app.fake_engine.calls[0], app.fake_engine.calls[-1]
         assert [m["role"] for m in last_call] == ["system", "user", "assistant", "user"]
+        assert last_call[1] == first_call[-1] and last_call[1]["content"].endswith(Q1)
         assert last_call[2]["content"] == "First answer [1]."
         await pilot.press("ctrl+r")
         views = await answered(pilot, 4)
         assert views[-1].text == "Regenerated answer."
-        assert [m["content"] for m in app.fake_engine.calls[-1][1:]] == [
-            "Question one", "First answer [1].", "Question two"]
+        again = app.fake_engine.calls[-1]
+        assert again[1:3] == last_call[1:3] and again[3]["content"].endswith(Q2)
     conv = stored(tmp_path)[0]
-    assert [m.content for m in conv.messages] == ["Question one", "First answer [1].",
-                                                   "Question two", "Regenerated answer."]
+    assert [m.content for m in conv.messages] == [Q1, "First answer [1].", Q2,
+                                                   "Regenerated answer."]
 
 
 async def test_newline_key_and_enter_sends(tmp_path: Path) -> None:
@@ -199,24 +208,24 @@ async def test_copy_message_and_code_block(tmp_path: Path) -> None:
     reply = "Try this:\n\n```python\nprint('hi')\n```\n\nand [1]."
     app = fake_app(tmp_path, reply=reply)
     async with app.run_test(size=SIZE) as pilot:
-        await ask(pilot, "Code?")
+        await ask(pilot, "Code for a signal when a student disrupts class?")
         _, answer = await answered(pilot)
         answer.focus()
         await pilot.press("k")
         assert app.clipboard == "print('hi')"
         await pilot.press("c")
-        assert app.clipboard == reply
+        assert app.clipboard == answer.text and answer.text.endswith(reply)
         await pilot.press("up")
         assert chat(app).views()[0].has_focus
         await pilot.press("c")
-        assert app.clipboard == "Code?"
+        assert app.clipboard == "Code for a signal when a student disrupts class?"
     assert code_blocks("a\n~~~\nx\n~~~\n```\ny\n```") == ["x", "y"]
 
 
 async def test_sources_key_opens_the_passage(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await ask(pilot, "Disruption?")
+        await ask(pilot, "What do I do when a student disrupts class?")
         await answered(pilot)
         await pilot.press("ctrl+o")
         assert isinstance(app.focused, SourcesList)
@@ -224,9 +233,11 @@ async def test_sources_key_opens_the_passage(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: isinstance(app.screen, PassageScreen))
         passage = app.screen
         await wait_for(pilot, lambda: str(passage.query_one("#passage-chunk").visual) != "")
-        assert str(passage.query_one("#passage-chunk").visual) == CHUNK
-        assert "Behaviour plan for Year 7" in str(passage.query_one("#passage-before").visual)
-        assert "Follow up with the family" in str(passage.query_one("#passage-after").visual)
+        chunk = str(passage.query_one("#passage-chunk").visual)
+        assert CHUNK in chunk
+        whole = "".join(str(passage.query_one(f"#passage-{part}").visual)
+                        for part in ("before", "chunk", "after"))
+        assert "Behaviour plan for Year 7" in whole and "Follow up with the family" in whole
         await pilot.press("escape")
         assert isinstance(app.screen, ChatScreen)
 
@@ -240,6 +251,10 @@ async def test_no_relevant_documents_is_shown(tmp_path: Path) -> None:
         assert reply.query_one(".no-context").display
         assert "No relevant documents found" in str(reply.query_one(".no-context").visual)
         await pilot.press("ctrl+o")  # says so instead of failing
+        await pilot.pause()
+        assert any("No relevant documents were found" in str(n.message)
+                   for n in app._notifications)
+        assert isinstance(app.screen, ChatScreen)
 
 
 async def test_conversations_new_resume_rename_delete_export(tmp_path: Path, monkeypatch) -> None:
@@ -280,7 +295,7 @@ async def test_conversations_new_resume_rename_delete_export(tmp_path: Path, mon
         await pilot.pause()
         text = target.read_text()
         assert text.startswith("# Behaviour [b]plan[/b]") and "First conversation" in text
-        assert "behaviour-plan.md" in text
+        assert POLICY_NAME in text
         # delete (asks first)
         listing.focus()
         await pilot.press("delete")
@@ -294,7 +309,7 @@ async def test_conversations_new_resume_rename_delete_export(tmp_path: Path, mon
 async def test_resumed_after_restart(tmp_path: Path) -> None:
     app = fake_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await ask(pilot, "Remember me")
+        await ask(pilot, "Remember me: a student disrupts class")
         await answered(pilot)
     app = fake_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
@@ -304,7 +319,7 @@ async def test_resumed_after_restart(tmp_path: Path) -> None:
         listing.focus()
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(screen.views()) == 2)
-        assert screen.views()[0].text == "Remember me"
+        assert screen.views()[0].text == "Remember me: a student disrupts class"
         assert screen.views()[1].sources  # sources come back with the conversation
 
 

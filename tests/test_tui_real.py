@@ -5,7 +5,6 @@ relaunch, see the conversation listed and resume it."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -13,20 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from teachbot_tui import defaults
 from teachbot_tui.config import Settings
 from teachbot_tui.paths import Paths
 
-from .tui_support import wait_for
+from .tui_helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
-needs_model = pytest.mark.skipif(not defaults.chat_model().exists,
-                                 reason="the default chat model is not installed")
-
-
 @pytest.mark.slow
-@needs_model
 async def test_real_engine_answers_in_the_app(tmp_path: Path) -> None:
     from teachbot_tui.tui.app import make_app
     from teachbot_tui.tui.screens.chat import ChatScreen
@@ -101,8 +94,6 @@ def _launch_command(home: Path) -> str:
 
 
 @pytest.mark.slow
-@needs_model
-@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_end_to_end_in_tmux(tmp_path: Path) -> None:
     home = tmp_path / "home"
     docs = tmp_path / "docs"
@@ -121,9 +112,9 @@ def test_end_to_end_in_tmux(tmp_path: Path) -> None:
     _tmux("kill-session", "-t", session)
     try:
         _start(session, _launch_command(home))
-        started = time.monotonic()
-        _wait_pane(session, lambda t: "Ask about your classroom" in t, 15)
-        first_paint = time.monotonic() - started
+        # a generous limit that only catches a hang (start-up time is measured by
+        # scripts/bench_startup.py, not asserted here)
+        _wait_pane(session, lambda t: "Ask about your classroom" in t, 60)
         _tmux("send-keys", "-t", session, "How do I handle a student who disrupts class?")
         _tmux("send-keys", "-t", session, "Enter")
         # streamed: the reply shows while being written, then its sources
@@ -148,7 +139,6 @@ def test_end_to_end_in_tmux(tmp_path: Path) -> None:
         resumed = _wait_pane(session, lambda t: "behaviour-plan.md" in t and "You" in t, 30)
         assert "How do I handle a student who disrupts class?" in resumed
         assert "stopped" not in resumed and "interrupted" not in resumed
-        assert first_paint < 15
     finally:
         _tmux("send-keys", "-t", session, "C-q")
         time.sleep(0.5)

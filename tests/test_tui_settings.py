@@ -10,7 +10,7 @@ from textual.widgets import Input, Select, TextArea
 from teachbot_tui import defaults
 from teachbot_tui.tui.screens.settings import SettingsScreen
 
-from .tui_support import fake_app, wait_for
+from .tui_helpers import fake_app, wait_for
 
 SIZE = (120, 50)
 
@@ -78,12 +78,12 @@ async def test_add_model_by_path(tmp_path: Path) -> None:
         await wait_for(pilot, lambda: message(screen) != "")
         assert "bad.gguf" in message(screen) and "\n" not in message(screen)
         located = defaults.chat_model()
-        if not located.exists:
-            return
+        assert located.exists and located.path is not None, (
+            f"the default chat model is installed by set-up: {located.install}")
         screen.query_one("#model-path", Input).value = str(located.path)
         screen.query_one("#model-name", Input).value = "smol-copy"
         await pilot.press("ctrl+o")
-        await wait_for(pilot, lambda: "Added model smol-copy" in message(screen))
+        await wait_for(pilot, lambda: "Added model smol-copy" in message(screen), timeout=120)
         box = screen.query_one("#chat_model", Select)
         await wait_for(pilot, lambda: box.value == "smol-copy")
         await pilot.press("ctrl+s")

@@ -1,6 +1,9 @@
-"""SVG snapshots of the main screens (pytest-textual-snapshot).
+"""SVG snapshots of every screen at the sizes terminals open with (pytest-textual-snapshot).
 
-Deterministic: fake engine and library, a TEACHBOT_HOME in tmp_path, a fixed terminal size.
+Real content: a conversation with a long title and an answer citing a document, a library of
+two documents with long paths, a practice scenario. Deterministic: the FakeEngine, the
+template library (fixed import dates), ``HOME`` set to the documents' folder (paths show
+as ``~/...``) and no focused text box (a blinking cursor would make the picture flaky).
 Update after an intended change with ``pytest tests/test_tui_snapshots.py --snapshot-update``
 and look at the SVGs in tests/__snapshots__/ before committing them.
 """
@@ -9,78 +12,57 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .tui_support import fake_app, wait_for
+import pytest
 
-SIZE = (120, 36)
-REPLY = ("Speak to the student **privately** and agree on a signal [1].\n\n"
-         "1. Name the behaviour.\n2. Praise the first improvement.\n\n"
-         "```text\nSignal: two taps on the desk\n```")
+from .tui_helpers import add_conversations, fake_app, template_home, wait_for
+
+SIZES = [(80, 24), (100, 30), (160, 48)]
+SCREENS = ["chat", "help", "library", "settings", "practice"]
 
 
 async def _ready(pilot) -> None:  # type: ignore[no-untyped-def]
     app = pilot.app
     await wait_for(pilot, lambda: app.status.model_state == "ready"
-                   and "search ready" in app.status.library_text)
+                   and "search ready" in app.status.library_text, timeout=30)
     app.refresh_status()
     await pilot.pause()
 
 
-def _blur(pilot) -> None:  # type: ignore[no-untyped-def]
-    """No focused text box: a blinking cursor would make the picture flaky."""
-    pilot.app.screen.set_focus(None)
-
-
-def test_chat_empty(snap_compare, tmp_path: Path) -> None:
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        await _ready(pilot)
-        _blur(pilot)
-
-    assert snap_compare(fake_app(tmp_path), terminal_size=SIZE, run_before=run_before)
-
-
-def test_chat_answer_with_sources(snap_compare, tmp_path: Path) -> None:
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        await _ready(pilot)
-        screen = pilot.app.screen
-        await screen.ask("How do I handle a student who disrupts class?")
-        await wait_for(pilot, lambda: screen.job is None and len(screen.views()) == 2)
-        _blur(pilot)
-        await pilot.pause()
-
-    assert snap_compare(fake_app(tmp_path, reply=REPLY), terminal_size=SIZE,
-                        run_before=run_before)
-
-
-def test_library_screen(snap_compare, tmp_path: Path) -> None:
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        await _ready(pilot)
+async def _show(pilot, screen: str) -> None:  # type: ignore[no-untyped-def]
+    app = pilot.app
+    if screen in ("chat", "help"):
+        chat = app.screen
+        conv = next(c for c in app.backend.store.list() if len(c.title) > 60)
+        await chat.resume(conv.id)
+        if screen == "help":
+            await pilot.press("f1")
+    elif screen == "library":
         await pilot.press("f3")
-        screen = pilot.app.screen
-        await wait_for(pilot, lambda: screen.query_one("#documents").row_count == 2)
-        _blur(pilot)
-        await pilot.pause()
-
-    assert snap_compare(fake_app(tmp_path), terminal_size=SIZE, run_before=run_before)
-
-
-def test_settings_screen(snap_compare, tmp_path: Path) -> None:
-    async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
-        await _ready(pilot)
+        await wait_for(pilot, lambda: app.screen.query_one("#documents").row_count == 2)
+    elif screen == "settings":
         await pilot.press("f4")
-        await wait_for(pilot, lambda: len(pilot.app.screen.query_one("#chat_model")._options) == 1
-                       and "bundled" in str(pilot.app.screen.query_one("#chat_model")._options[0][0]))
-        await pilot.pause(0.2)
-        _blur(pilot)
-        await pilot.pause()
+        box = app.screen.query_one("#chat_model")
+        await wait_for(pilot, lambda: len(box._options) == 1
+                       and "bundled" in str(box._options[0][0]))
+    else:
+        await pilot.press("f5")
+        practice = app.screen
+        await wait_for(pilot, lambda: practice.query_one("#scenario-list").option_count > 0)
+        await practice.action_start_session()
+    await pilot.pause(0.2)
+    app.screen.set_focus(None)
+    await pilot.pause()
 
-    assert snap_compare(fake_app(tmp_path), terminal_size=SIZE, run_before=run_before)
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", SCREENS)
+def test_screen(snap_compare, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, screen: str,
+                size: tuple[int, int]) -> None:
+    monkeypatch.setenv("HOME", str(template_home()))
+    add_conversations(tmp_path)
 
-def test_help_screen(snap_compare, tmp_path: Path) -> None:
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await _ready(pilot)
-        _blur(pilot)
-        await pilot.press("f1")
-        await pilot.pause()
+        await _show(pilot, screen)
 
-    assert snap_compare(fake_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(fake_app(tmp_path), terminal_size=size, run_before=run_before)

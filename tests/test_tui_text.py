@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from textual.content import Content
 
+from teachbot_tui.library import Library
 from teachbot_tui.tui.text import literal, literal_line, safe_line, safe_text
 
-from .tui_support import FakeLibrary, fake_app, wait_for
+from .tui_helpers import fake_app, real_library, wait_for
 
 HOSTILE: list[str] = [
     "[bold]x[/]",
@@ -91,8 +92,11 @@ def test_every_invisible_format_character_is_covered() -> None:
 HOSTILE_DOC = "\n".join(HOSTILE)
 
 
-class HostileLibrary(FakeLibrary):
-    def search(self, query, k=None, collection=None, mode=None):  # type: ignore[no-untyped-def]
+class HostileLibrary(Library):
+    """The real library, answering every search with a hostile passage (what a document
+    full of markup and escapes would give): the UI must show it literally."""
+
+    def search(self, query, k=None, collection=None, mode=None, threshold=None):  # type: ignore[no-untyped-def]
         from teachbot_tui.library.types import Hit
 
         return [Hit(7, 1, "/docs/[red]evil[/red]\x1b[31m.md", "c", 1,
@@ -122,7 +126,7 @@ def _rendered(app) -> str:  # type: ignore[no-untyped-def]
 
 async def test_hostile_document_and_reply_are_plain_text(tmp_path: Path) -> None:
     reply = "Reply " + HOSTILE_DOC.replace("\n", " ") + " [1] [link](app.quit)"
-    app = fake_app(tmp_path, reply=reply, library=HostileLibrary.sample())
+    app = fake_app(tmp_path, reply=reply, library=real_library(tmp_path, cls=HostileLibrary))
     async with app.run_test(size=(120, 50)) as pilot:
         from teachbot_tui.tui.screens.chat import ChatScreen
         from teachbot_tui.tui.screens.passage import PassageScreen
@@ -137,7 +141,9 @@ async def test_hostile_document_and_reply_are_plain_text(tmp_path: Path) -> None
         assert app.is_running and app.return_code is None  # nothing was clicked or run
         assert str(user.query_one(".body").visual) == "[@click=app.quit]question␛[2J"
         option = str(answer.sources_list.get_option_at_index(0).prompt)
-        assert "[red]evil[/red]␛[31m.md" in option and "[@click=app.quit]Heading" in option
+        # the file name ("red]␛[31m.md": the "/" of "[/red]" is a folder separator) first
+        assert option.startswith("[1] red]␛[31m.md · ") and "in /docs/[red]evil[" in option
+        assert "[@click=app.quit]Heading" in option
         # nothing on screen carries an escape character or a link from the data
         painted = "".join(seg.text for strip in app.screen._compositor.render_strips()
                           for seg in strip)

@@ -17,42 +17,28 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
-from textual.message import Message
 from textual.screen import Screen
 
 from ..config import ConfigError, Settings
 from ..paths import Paths
 from .backend import AssistantFactory, Backend, EngineFactory, LibraryFactory
-from .keys import BY_ID, KEYS, SCOPE_TITLES, KeyAction, bindings, unknown_ids
+from .host import (
+    HORIZONTAL_BREAKPOINTS,
+    VERTICAL_BREAKPOINTS,
+    EngineState,
+    LibraryState,
+    breakpoint_classes,
+)
+from .keys import KEYS, SCOPE_TITLES, KeyAction, bindings, unknown_ids
 from .screens import SCREENS
 from .widgets.status import StatusBar, StatusState
 
-MODES_AVAILABLE = {spec.mode for spec in SCREENS}
+MODES = {spec.mode for spec in SCREENS}
 LOAD_DELAY_S = 0.3
 """Pause between the first paint and the start of background loading."""
-
-
-def _available(key: KeyAction) -> bool:
-    """Keys that switch to a screen exist only when that screen does (e.g. practice)."""
-    return not (key.scope == "app" and key.action.startswith("app.switch_mode")
-                and key.id not in MODES_AVAILABLE)
-
-
-class EngineState(Message):
-    def __init__(self, state: str, text: str, progress: float | None = None) -> None:
-        super().__init__()
-        self.state = state
-        self.text = text
-        self.progress = progress
-
-
-class LibraryState(Message):
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
 
 
 class TeachbotApp(App[None]):
@@ -64,9 +50,9 @@ class TeachbotApp(App[None]):
     """The app starts in the chat mode: its screen is built with the app, and the app never
     shows (nor styles) a default screen first, then switches: that switch would restyle
     everything twice before the first paint."""
-    BINDINGS: ClassVar[list[BindingType]] = [
-        b for b in bindings("app") if _available(BY_ID[b.id or ""])
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = bindings("app")
+    HORIZONTAL_BREAKPOINTS = HORIZONTAL_BREAKPOINTS
+    VERTICAL_BREAKPOINTS = VERTICAL_BREAKPOINTS
 
     def __init__(
         self,
@@ -115,6 +101,18 @@ class TeachbotApp(App[None]):
             # after the first paint (and a breath, so the first keys are taken at once):
             # the heavy things load while the teacher types
             self.call_after_refresh(self.set_timer, LOAD_DELAY_S, self.start_loading)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Textual sets the breakpoint classes on the screen shown; screens of the other
+        modes get them too, so a screen opened later is already laid out for this size."""
+        from .screens.panes import SidePaneScreen
+
+        classes = breakpoint_classes(*event.size)
+        for stack in self._screen_stacks.values():
+            for screen in stack:
+                screen.update_classes(classes, animate=False)
+                if isinstance(screen, SidePaneScreen):
+                    screen.width_changed(event.size.width)
 
     def start_loading(self) -> None:
         self.load_engine()
@@ -238,12 +236,12 @@ class TeachbotApp(App[None]):
         from .screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.keymap_settings))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for key in KEYS:
-            if not key.palette or not _available(key):
+            if not key.palette:
                 continue
             title = key.title if key.scope == "app" else f"{SCOPE_TITLES[key.scope]}: {key.title}"
             if key.id in ("chat", "library", "settings", "practice"):
@@ -255,7 +253,7 @@ class TeachbotApp(App[None]):
         if key.scope == "app":
             await self.run_action(key.action)
             return
-        mode = key.scope if key.scope in MODES_AVAILABLE else "chat"
+        mode = key.scope if key.scope in MODES else "chat"
         if self.current_mode != mode:
             await self.switch_mode(mode)
         await self.run_action(key.action, self.screen)

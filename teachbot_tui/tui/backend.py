@@ -12,11 +12,10 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..config import Settings
-from ..engine.base import Cancel, ChatModel, EngineError, Message, Options, Usage
+from ..engine.base import Cancel, ChatModel, EngineError
 from ..paths import Paths
 from ..text import one_line
 
@@ -64,52 +63,9 @@ def default_library_factory(paths: Paths, settings: Settings) -> Any:
 
 
 def default_assistant_factory(engine: ChatModel, library: Any, settings: Settings) -> Any:
-    try:
-        from ..answers import Assistant
-    except ImportError:  # the grounded-answer pipeline is not installed: answer plainly
-        return PlainAssistant(engine, settings)
+    from ..answers import Assistant
+
     return Assistant(engine, library, settings)
-
-
-class AnswerLike(Protocol):
-    sources: list[Any]
-    no_context: bool
-
-    def __iter__(self) -> Iterator[str]: ...
-
-
-@dataclass
-class PlainAnswer:
-    """An answer without retrieval: used when no library or no Assistant is available."""
-
-    _pieces: Iterator[str]
-    sources: list[Any] = field(default_factory=list)
-    no_context: bool = True
-    text: str = ""
-    usage: Usage = field(default_factory=Usage)
-    retrieval_ms: float = 0.0
-
-    def __iter__(self) -> Iterator[str]:
-        for piece in self._pieces:
-            self.text += piece
-            yield piece
-
-
-class PlainAssistant:
-    """The model alone: system prompt, history, question."""
-
-    def __init__(self, engine: ChatModel, settings: Settings) -> None:
-        self.engine = engine
-        self.settings = settings
-
-    def answer(self, question: str, history: list[Message], cancel: Cancel | None = None,
-               collection: str | None = None, retrieval: bool = True) -> PlainAnswer:
-        messages: list[Message] = [{"role": "system", "content": self.settings.system_prompt}]
-        messages += history
-        messages.append({"role": "user", "content": question})
-        usage = Usage()
-        opts = Options(max_tokens=self.settings.max_tokens, temperature=self.settings.temperature)
-        return PlainAnswer(self.engine.execute(messages, opts, cancel, usage), usage=usage)
 
 
 class Loadable:

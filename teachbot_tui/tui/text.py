@@ -36,3 +36,39 @@ def literal_line(text: object, style: str = "", limit: int | None = None) -> Con
 
     s = safe_line(text, limit)
     return Content.styled(s, style) if style else Content(s)
+
+
+def shorten(text: str, width: int, ellipsis: str = "…") -> str:
+    """``text`` cut to ``width`` terminal cells at a word boundary, ending with ``ellipsis``.
+
+    Text that fits is returned unchanged. A first word longer than ``width`` is cut inside
+    the word (there is no boundary to cut at). Widths are terminal cells (wide characters
+    count two)."""
+    from rich.cells import cell_len, set_cell_size
+
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width:
+        return text
+    room = width - cell_len(ellipsis)
+    if room <= 0:
+        return ellipsis[:width]
+    head = set_cell_size(text, room + 1)  # one more cell: is the cut on a space?
+    if head[-1:].isspace():
+        cut = head.rstrip()
+    else:
+        head = head[:-1] if cell_len(head) > room else head
+        space = head.rfind(" ")
+        cut = head[:space].rstrip() if space > 0 else head.rstrip()
+    return cut.rstrip(" ,;:-–—·") + ellipsis
+
+
+def fitting(candidates: tuple[str, ...] | list[str], width: int) -> str:
+    """The first of ``candidates`` (longest first) that fits ``width`` cells; else the last,
+    shortened."""
+    from rich.cells import cell_len
+
+    for text in candidates:
+        if cell_len(text) <= width:
+            return text
+    return shorten(candidates[-1], width) if candidates else ""

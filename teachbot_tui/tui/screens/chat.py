@@ -19,35 +19,43 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Button, Static
 
 from ...engine.base import Cancel
 from ...text import slug as text_slug
 from ..keys import bindings
-from ..text import literal_line, safe_line, safe_text, storable
+from ..text import literal_line, safe_line, safe_text, shorten, storable
 from ..widgets.conversations import ConversationList
+from ..widgets.fit import FitLabel
 from ..widgets.footer import Footer
 from ..widgets.message import MessageView
 from ..widgets.nav import NavBar
 from ..widgets.prompt import PromptArea
 from ..widgets.sources import SourcesList, source_dict
 from ..widgets.status import StatusBar
+from .panes import SidePaneScreen
 
 if TYPE_CHECKING:
     from textual.widgets import Markdown
     from textual.widgets.markdown import MarkdownStream
 
-    from ..app import TeachbotApp
+    from ..host import Host
 
 SAVE_EVERY_S = 0.5
+TITLE_LIMIT = 100
+"""A new conversation is titled by its question, shortened at a word to this many cells."""
+PROMPT_HINTS = (
+    "Ask about your classroom…  (Enter sends · Ctrl+J new line)",
+    "Ask about your classroom…  (Enter sends)",
+    "Ask about your classroom…",
+)
 WAITING_FOR_MODEL = "Loading model… your question will be sent when it's ready."
 EMPTY_STATE = (
     "Ask a question about your classroom, e.g. \"How should I handle a student who "
     "consistently disrupts class?\"\n\n"
     "teachbot answers from your own documents (import them in Library, F3) and lists the "
     "sources of every answer. Enter sends, Ctrl+J starts a new line, Esc stops a reply, "
-    "F1 lists every key."
+    "Ctrl+B shows or hides your conversations, F1 lists every key."
 )
 
 
@@ -85,8 +93,9 @@ def slug(title: str) -> str:
     return text_slug(title, 50) or "conversation"
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(SidePaneScreen):
     BINDINGS: ClassVar[list[BindingType]] = bindings("chat")
+    SIDE_PANE = "#sidebar"
     AUTO_FOCUS = "#prompt"
     """The question box takes keys from the first paint (and focus moves only once)."""
 
@@ -96,7 +105,7 @@ class ChatScreen(Screen[None]):
         self.job: ReplyJob | None = None
 
     @property
-    def tapp(self) -> TeachbotApp:
+    def tapp(self) -> Host:
         return self.app  # type: ignore[return-value]
 
     # -- layout ----------------------------------------------------------------------------
@@ -107,12 +116,12 @@ class ChatScreen(Screen[None]):
                 yield Button("+ New conversation", id="new-conversation", compact=True)
                 yield ConversationList(id="conversations")
             with Vertical(id="chat-pane"):
-                yield Static(Content("New conversation"), id="conversation-title")
+                yield FitLabel(Content("New conversation"), id="conversation-title")
                 with VerticalScroll(id="messages"):
                     yield Static(Content(EMPTY_STATE), id="empty-state")
                 yield PromptArea(
                     keymap=getattr(self.app, "keymap_settings", {}), id="prompt",
-                    placeholder="Ask about your classroom…  (Enter sends · Ctrl+J new line)")
+                    placeholders=PROMPT_HINTS)
         yield StatusBar()
         yield Footer()
 
@@ -138,7 +147,7 @@ class ChatScreen(Screen[None]):
         self.query_one(ConversationList).set_conversations(store.list(), self.conversation_id)
 
     def _set_title(self, title: str) -> None:
-        self.query_one("#conversation-title", Static).update(literal_line(title, "bold"))
+        self.query_one("#conversation-title", FitLabel).update(literal_line(title, "bold"))
 
     async def _clear_messages(self) -> None:
         await self.messages.remove_children(MessageView)
@@ -288,11 +297,12 @@ class ChatScreen(Screen[None]):
         return True
 
     def action_toggle_sidebar(self) -> None:
-        sidebar = self.query_one("#sidebar")
-        sidebar.display = not sidebar.display
+        if not self.toggle_side_pane() and self.focused is not None \
+                and self.query_one("#sidebar") in self.focused.ancestors_with_self:
+            self.query_one(PromptArea).focus()
 
     def action_focus_conversations(self) -> None:
-        self.query_one("#sidebar").display = True
+        self.show_side_pane()
         self.query_one(ConversationList).focus()
 
     # -- asking ----------------------------------------------------------------------------
@@ -324,7 +334,7 @@ class ChatScreen(Screen[None]):
             return
         store = self.tapp.backend.store
         if self.conversation_id is None:
-            title = " ".join(question.split())[:60]
+            title = shorten(" ".join(question.split()), TITLE_LIMIT)
             conv = store.create(title=title, model=self.tapp.settings.chat_model)
             self.conversation_id = conv.id
             self._set_title(conv.title)

@@ -1,4 +1,9 @@
-"""The library screen: collections and documents, import a folder with progress, sync, remove."""
+"""The library screen: collections and documents, import a folder with progress, sync, remove.
+
+The tables lay their columns out for the width they have (a document's file name first, then
+its folder; the least useful columns go first on narrow terminals) and the line under them
+shows every detail of the highlighted document.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -20,22 +24,61 @@ from textual.worker import get_current_worker
 from ...engine.base import Cancel
 from ..keys import bindings
 from ..text import safe_line, safe_text
+from ..widgets.fit import FitLabel
 from ..widgets.footer import Footer
 from ..widgets.nav import NavBar
-from ..widgets.path_input import PathInput
+from ..widgets.path_input import HintInput, PathInput
 from ..widgets.sources import short_path
 from ..widgets.status import StatusBar
+from ..widgets.tables import Col, FitTable, wrapping
 
 if TYPE_CHECKING:
-    from ..app import TeachbotApp
+    from ..host import Host
 
 ALL = "\x00all"  # row key of "All documents" (cannot be a collection name)
 PROGRESS_EVERY_S = 0.1
 
 
-def cell(text: object, limit: int | None = None) -> Text:
-    """A DataTable cell that is always literal text (DataTable parses str as markup)."""
-    return Text(safe_line(text, limit=limit), no_wrap=True, overflow="ellipsis")
+IMPORT_HINTS = (
+    "Folder or file to import, e.g. ~/Documents/lessons  (Tab completes)",
+    "Folder or file to import  (Tab completes)",
+    "Folder or file to import",
+)
+COLLECTION_COLUMNS = (
+    Col("name", "Collection", 10, weight=1, priority=100),
+    Col("docs", "Docs", 4, priority=50),
+    Col("chunks", "Chunks", 6, priority=10),
+)
+DOCUMENT_COLUMNS = (
+    Col("name", "Document", 16, weight=4, priority=100),
+    Col("folder", "Folder", 12, weight=3, priority=60),
+    Col("collection", "Collection", 10, weight=1, max_width=24, priority=40),
+    Col("chunks", "Chunks", 6, priority=30),
+    Col("format", "Format", 8, priority=20),
+    Col("imported", "Imported", 10, priority=10),
+)
+
+
+def split_path(path: str) -> tuple[str, str]:
+    """(file name, folder) of a document's path, the folder under ``~`` shortened."""
+    p = Path(path)
+    return p.name or path, short_path(str(p.parent))
+
+
+def document_cells(d: Any) -> dict[str, Any]:
+    name, folder = split_path(d.path)
+    return {"name": wrapping(name, "bold"), "folder": wrapping(folder),
+            "collection": wrapping(d.collection), "chunks": d.chunks,
+            "format": wrapping(d.format), "imported": wrapping((d.imported_at or "")[:10])}
+
+
+def document_detail(d: Any) -> Content:
+    """Everything about one document, for the line under the table."""
+    name, folder = split_path(d.path)
+    return Content.assemble((safe_line(name), "bold"), f" in {safe_line(folder)} · "
+                            f"collection {safe_line(d.collection)} · {safe_line(d.format)} · "
+                            f"{d.chunks} chunk{'s' if d.chunks != 1 else ''} · imported "
+                            f"{safe_line((d.imported_at or '?')[:10])}")
 
 
 def progress_line(p: Any) -> str:
@@ -84,27 +127,29 @@ class LibraryScreen(Screen[None]):
         self.last_report: Any = None
 
     @property
-    def tapp(self) -> TeachbotApp:
+    def tapp(self) -> Host:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield NavBar("library")
         with Horizontal(id="library-main"):
             with Vertical(id="collections-pane"):
-                yield Static(Content.styled("Collections", "bold"), classes="pane-title")
-                yield DataTable(id="collections", cursor_type="row", zebra_stripes=True)
+                yield FitLabel(Content.styled("Collections", "bold"), classes="pane-title")
+                yield FitTable(COLLECTION_COLUMNS, id="collections")
             with Vertical(id="documents-pane"):
-                yield Static(Content.styled("Documents", "bold"), classes="pane-title",
-                             id="documents-title")
-                yield DataTable(id="documents", cursor_type="row", zebra_stripes=True)
+                yield FitLabel(Content.styled("Documents", "bold"), classes="pane-title",
+                               id="documents-title")
+                yield FitTable(DOCUMENT_COLUMNS, id="documents")
+                yield Static("", id="document-detail")
         with Vertical(id="import-panel"):
             with Horizontal(id="import-row"):
-                yield PathInput(id="import-path", dirs_only=False,
-                                placeholder="Folder or file to import, e.g. ~/Documents/lessons"
-                                            "  (Tab completes)")
-                yield Input(id="import-collection", placeholder="Collection (optional)")
-                yield Button("Import", id="import-button", variant="primary", compact=True)
-                yield Button("Sync all", id="sync-button", compact=True)
+                yield PathInput(id="import-path", dirs_only=False, placeholders=IMPORT_HINTS)
+                with Horizontal(id="import-options"):
+                    yield HintInput(id="import-collection",
+                                    placeholders=("Collection (optional)", "Collection"))
+                    yield Button("Import", id="import-button", variant="primary",
+                                 compact=True)
+                    yield Button("Sync all", id="sync-button", compact=True)
             with Horizontal(id="import-progress"):
                 yield ProgressBar(total=None, show_eta=False, id="import-bar")
                 yield Static("", id="import-status")
@@ -115,16 +160,6 @@ class LibraryScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        cols = self.query_one("#collections", DataTable)
-        cols.add_column("Collection", key="name", width=22)
-        cols.add_column("Docs", key="docs")
-        cols.add_column("Chunks", key="chunks")
-        docs = self.query_one("#documents", DataTable)
-        docs.add_column("Document", key="path", width=34)
-        docs.add_column("Collection", key="collection")
-        docs.add_column("Format", key="format")
-        docs.add_column("Chunks", key="chunks")
-        docs.add_column("Imported", key="imported")
         self.query_one("#import-progress").display = False
         self.query_one("#import-report").display = False
         self.query_one("#import-path", Input).focus()
@@ -165,29 +200,37 @@ class LibraryScreen(Screen[None]):
         if collection != self.collection:
             return  # fetched for a collection no longer selected: a newer refresh follows
         self.collections, self.documents = collections, documents
-        cols = self.query_one("#collections", DataTable)
+        cols = self.query_one("#collections", FitTable)
         # refilling moves the cursor (to row 0, then back to the selected collection): that
         # is not the teacher picking a collection, which would refresh again, and again
         with cols.prevent(DataTable.RowHighlighted):
-            cols.clear()
             total_docs = sum(c.documents for c in collections)
             total_chunks = sum(c.chunks for c in collections)
-            cols.add_row(cell("All documents"), total_docs, total_chunks, key=ALL)
-            for c in collections:
-                cols.add_row(cell(c.name, 40), c.documents, c.chunks, key=c.name)
+            cols.set_rows([(ALL, {"name": wrapping("All documents"), "docs": total_docs,
+                                  "chunks": total_chunks})]
+                          + [(c.name, {"name": wrapping(c.name), "docs": c.documents,
+                                       "chunks": c.chunks}) for c in collections])
             keys = [ALL] + [c.name for c in collections]
             target = self.collection if self.collection in keys else ALL
             cols.move_cursor(row=keys.index(target), animate=False)
-        docs = self.query_one("#documents", DataTable)
-        docs.clear()
-        for d in documents:
-            docs.add_row(cell(short_path(d.path), 200), cell(d.collection, 30),
-                         cell(d.format, 10), d.chunks, cell((d.imported_at or "")[:10], 10),
-                         key=d.path)
+        docs = self.query_one("#documents", FitTable)
+        docs.set_rows((d.path, document_cells(d)) for d in documents)
+        self._show_detail(docs.cursor_row)
         where = "all collections" if self.collection is None else f"“{self.collection}”"
-        title = (f"Documents in {safe_line(where, limit=60)}: {len(documents)}" if documents
+        title = (f"Documents in {safe_line(where)}: {len(documents)}" if documents
                  else "No documents yet: type a folder below and press Enter to import it")
-        self.query_one("#documents-title", Static).update(Content.styled(title, "bold"))
+        self.query_one("#documents-title", FitLabel).update(Content.styled(title, "bold"))
+
+    def _show_detail(self, row: int) -> None:
+        detail = self.query_one("#document-detail", Static)
+        detail.display = bool(self.documents)
+        if self.documents:
+            detail.update(document_detail(self.documents[max(0, min(row, len(self.documents)
+                                                                    - 1))]))
+
+    @on(DataTable.RowHighlighted, "#documents")
+    def _on_document(self, event: DataTable.RowHighlighted) -> None:
+        self._show_detail(event.cursor_row)
 
     @on(DataTable.RowHighlighted, "#collections")
     def _on_collection(self, event: DataTable.RowHighlighted) -> None:
@@ -278,7 +321,7 @@ class LibraryScreen(Screen[None]):
             return
         self.app.call_from_thread(self._done, what, report, None)
         summary = self.tapp.library_summary()
-        from ..app import LibraryState
+        from ..host import LibraryState
 
         ready = " · search ready" if backend.embedder.ready else ""
         self.app.post_message(LibraryState(summary + ready))

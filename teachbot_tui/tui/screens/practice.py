@@ -16,18 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import (
     Button,
-    DataTable,
-    Footer,
     Input,
     OptionList,
     Select,
@@ -40,25 +36,43 @@ from textual.widgets.option_list import Option
 from ...engine.base import Cancel
 from ..keys import bindings
 from ..text import literal, literal_line, safe_line, storable
+from ..widgets.footer import Footer
 from ..widgets.nav import NavBar
+from ..widgets.path_input import HintInput
 from ..widgets.status import StatusBar
+from ..widgets.tables import Col, FitTable, wrapping
+from .panes import SidePaneScreen
 
 if TYPE_CHECKING:
     from ...practice.coach import Evaluation
     from ...practice.results import PracticeStore
     from ...practice.scenarios import Scenario
     from ...practice.session import PracticeSession, Turn
-    from ..app import TeachbotApp
+    from ..host import Host
 
 ALL = "\x00all"
 CHART_HEIGHT = 8
 BLOCKS = " ▁▂▃▄▅▆▇█"
 WAITING = "Loading the model… the student will answer when it's ready."
-
-
-def cell(text: object, limit: int | None = None) -> Text:
-    """A DataTable cell that is always literal text (DataTable parses str as markup)."""
-    return Text(safe_line(text, limit=limit), no_wrap=True, overflow="ellipsis")
+REPLY_HINTS = (
+    "Answer as the teacher…  (Enter sends · Ctrl+E evaluates)",
+    "Answer as the teacher…  (Enter sends)",
+    "Answer as the teacher…",
+)
+FEEDBACK_COLUMNS = (
+    Col("criterion", "criterion", 12, weight=2, max_width=28, priority=100),
+    Col("score", "score", 5, priority=90),
+    Col("level", "level", 16, weight=5, priority=80),
+    Col("coach", "coach", 5, priority=20),
+    Col("signal", "signal", 6, priority=30),
+)
+PROGRESS_COLUMNS = (
+    Col("name", "criterion / category", 20, weight=1, max_width=40, priority=100),
+    Col("n", "n", 3, priority=50),
+    Col("best", "best", 4, priority=40),
+    Col("average", "average", 7, priority=60),
+    Col("latest", "latest", 6, priority=70),
+)
 
 
 def column_chart(values: list[float], height: int = CHART_HEIGHT, width: int = 60) -> list[str]:
@@ -104,15 +118,16 @@ class PracticeEvent(Message):
         self.evaluation = evaluation
 
 
-class PracticeScreen(Screen[None]):
+class PracticeScreen(SidePaneScreen):
     BINDINGS: ClassVar[list[BindingType]] = bindings("practice")
+    SIDE_PANE = "#practice-left"
     DEFAULT_CSS = """
     #practice-main { height: 1fr; }
     #practice-left { width: 44; border-right: solid $panel; }
     #practice-filters { height: auto; }
     #practice-filters Select { width: 1fr; }
     #scenario-list { height: 1fr; }
-    #practice-card { height: auto; max-height: 12; padding: 0 1; background: $boost; }
+    #practice-card { height: auto; padding: 0 1; }
     #practice-chat { height: 1fr; padding: 0 1; }
     .turn-student { color: $accent; margin-top: 1; }
     .turn-teacher { margin-top: 1; }
@@ -138,7 +153,7 @@ class PracticeScreen(Screen[None]):
         self.progress_data: dict[str, Any] | None = None
 
     @property
-    def tapp(self) -> TeachbotApp:
+    def tapp(self) -> Host:
         return self.app  # type: ignore[return-value]
 
     @property
@@ -164,12 +179,12 @@ class PracticeScreen(Screen[None]):
                 yield OptionList(id="scenario-list")
             with TabbedContent(id="practice-tabs", initial="tab-session"):
                 with TabPane("Session", id="tab-session"):
-                    yield Static(Content("Pick a scenario on the left and press Ctrl+N (or "
-                                         "Start) to begin."), id="practice-card")
+                    with VerticalScroll(id="practice-card-scroll"):
+                        yield Static(Content("Pick a scenario on the left and press Ctrl+N "
+                                             "(or Start) to begin."), id="practice-card")
                     yield VerticalScroll(id="practice-chat")
                     yield Static(Content(""), id="practice-notice")
-                    yield Input(placeholder="Answer as the teacher…  (Enter sends · Ctrl+E "
-                                "evaluates)", id="practice-reply")
+                    yield HintInput(placeholders=REPLY_HINTS, id="practice-reply")
                     with Horizontal(id="practice-actions"):
                         yield Button("Start", id="practice-start", compact=True)
                         yield Button("Evaluate", id="practice-evaluate", compact=True,
@@ -179,28 +194,37 @@ class PracticeScreen(Screen[None]):
                         VerticalScroll(id="feedback-scroll"):
                     yield Static(Content("No feedback yet: finish a session with Ctrl+E."),
                                  id="feedback-summary")
-                    yield DataTable(id="feedback-table", cursor_type="row",
-                                    zebra_stripes=True)
+                    yield FitTable(FEEDBACK_COLUMNS, id="feedback-table")
                     yield Static(Content(""), id="feedback-body")
                 with TabPane("Progress", id="tab-progress"), \
                         VerticalScroll(id="progress-scroll"):
                     yield Select([("overall", "overall")], value="overall",
                                  allow_blank=False, id="progress-series", compact=True)
                     yield Static(Content(""), id="progress-chart")
-                    yield DataTable(id="progress-table", cursor_type="row",
-                                    zebra_stripes=True)
+                    yield FitTable(PROGRESS_COLUMNS, id="progress-table")
                     yield Static(Content(""), id="progress-revisit")
         yield StatusBar()
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#feedback-table", DataTable)
-        table.add_columns("criterion", "score", "level", "coach", "signal")
-        ptable = self.query_one("#progress-table", DataTable)
-        ptable.add_columns("criterion / category", "n", "best", "average", "latest")
         self.load_scenarios()
         self.refresh_progress()
-        self.query_one("#scenario-list", OptionList).focus()
+        self.call_after_refresh(self._focus_first)
+
+    def _focus_first(self) -> None:
+        """The scenario list, or the reply box when the list has made way (narrow)."""
+        if self.side_pane_shown:
+            self.query_one("#scenario-list", OptionList).focus()
+        else:
+            self.query_one("#practice-reply", Input).focus()
+            if self.session is None:
+                self._notice("Ctrl+B shows the list of scenarios; Ctrl+N starts this one.")
+
+    def action_toggle_scenarios(self) -> None:
+        if self.toggle_side_pane():
+            self.query_one("#scenario-list", OptionList).focus()
+        else:
+            self.query_one("#practice-reply", Input).focus()
 
     def on_screen_resume(self) -> None:
         self.tapp.refresh_status()
@@ -464,13 +488,13 @@ class PracticeScreen(Screen[None]):
             (f"Overall {round(evaluation.overall * 100)}%", "bold"), sim,
             f" · key principles covered {len(evaluation.principles_covered)}/"
             f"{len(evaluation.principles_covered) + len(evaluation.principles_missed)}"))
-        table = self.query_one("#feedback-table", DataTable)
-        table.clear()
-        for c in evaluation.scores:
-            table.add_row(cell(c.criterion), cell(f"{c.score}/{c.max_score}"),
-                          cell(c.descriptor, limit=90),
-                          cell("-" if c.model_score is None else c.model_score),
-                          cell(f"{round(c.signal * 100)}%"))
+        self.query_one("#feedback-table", FitTable).set_rows(
+            (None, {"criterion": wrapping(c.criterion),
+                    "score": wrapping(f"{c.score}/{c.max_score}"),
+                    "level": wrapping(c.descriptor),
+                    "coach": wrapping("-" if c.model_score is None else c.model_score),
+                    "signal": wrapping(f"{round(c.signal * 100)}%")})
+            for c in evaluation.scores)
         parts: list[str | tuple[str, str]] = [("Strengths", "bold"), "\n"]
         for s in evaluation.strengths:
             parts += ["  + ", s, "\n"]
@@ -552,18 +576,17 @@ class PracticeScreen(Screen[None]):
         with self.prevent(Select.Changed):
             select.set_options([(safe_line(n, limit=60), n) for n in names])
             select.value = current
-        table = self.query_one("#progress-table", DataTable)
-        table.clear()
 
         def pct(v: float | None) -> str:
             return "-" if v is None else f"{round(v * 100)}%"
 
-        for prefix, items in (("", [data["overall"]]), ("", data["criteria"]),
-                              ("category: ", data["categories"])):
-            for it in items:
-                table.add_row(cell(prefix + it["name"]), cell(it["count"]),
-                              cell(pct(it["best"])), cell(pct(it["average"])),
-                              cell(pct(it["latest"])))
+        self.query_one("#progress-table", FitTable).set_rows(
+            (None, {"name": wrapping(prefix + it["name"]), "n": wrapping(it["count"]),
+                    "best": wrapping(pct(it["best"])), "average": wrapping(pct(it["average"])),
+                    "latest": wrapping(pct(it["latest"]))})
+            for prefix, items in (("", [data["overall"]]), ("", data["criteria"]),
+                                  ("category: ", data["categories"]))
+            for it in items)
         revisit = data["revisit"]
         parts: list[Any] = []
         if revisit:

@@ -28,7 +28,7 @@ from ..widgets.path_input import PathInput
 from ..widgets.status import StatusBar
 
 if TYPE_CHECKING:
-    from ..app import TeachbotApp
+    from ..host import Host
 
 # field -> (label, hint)
 FIELDS: dict[str, tuple[str, str]] = {
@@ -58,7 +58,7 @@ class SettingsScreen(Screen[None]):
         super().__init__(id="settings-screen")
 
     @property
-    def tapp(self) -> TeachbotApp:
+    def tapp(self) -> Host:
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.widgets import Footer as _Footer
 
 if TYPE_CHECKING:
@@ -25,6 +26,11 @@ class Footer(_Footer):
 
     _rebuild_pending = False
     _shown: Any = None
+    COMPACT_BELOW = 100
+    """Below this width the keys are packed closer (Textual's compact footer)."""
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.compact = event.size.width < self.COMPACT_BELOW
 
     def bindings_changed(self, screen: Screen) -> None:
         self._bindings_ready = True

@@ -1,13 +1,18 @@
-"""A path box that completes from the file system (Tab or → accepts the suggestion)."""
+"""Boxes for a line of text: :class:`HintInput` (its hint fits the box) and
+:class:`PathInput`, a path box that completes from the file system (Tab or → accepts the
+suggestion)."""
 
 from __future__ import annotations
 
 import os
 from typing import Any, ClassVar
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.suggester import Suggester
 from textual.widgets import Input
+
+from .fit import fit_placeholder, hint_wordings
 
 MAX_ENTRIES = 5000
 
@@ -57,6 +62,20 @@ def complete_path(value: str, dirs_only: bool = False,
     return value + rest if rest else None
 
 
+class HintInput(Input):
+    """An ``Input`` with placeholders from the longest wording to the shortest."""
+
+    def __init__(self, value: str = "", *, placeholders: tuple[str, ...] = (),
+                 **kwargs: Any) -> None:
+        if placeholders:
+            kwargs.setdefault("placeholder", placeholders[0])
+        super().__init__(value, **kwargs)
+        self.placeholders = placeholders or hint_wordings(self.placeholder)
+
+    def on_resize(self, event: events.Resize) -> None:
+        fit_placeholder(self, self.placeholders)
+
+
 class PathSuggester(Suggester):
     def __init__(self, dirs_only: bool = False, suffixes: tuple[str, ...] = ()) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
@@ -67,7 +86,7 @@ class PathSuggester(Suggester):
         return complete_path(value, self.dirs_only, self.suffixes)
 
 
-class PathInput(Input):
+class PathInput(HintInput):
     """An ``Input`` with file-system completion; Tab accepts the completion."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -9,6 +9,7 @@ from textual.message import Message
 from textual.widgets import TextArea
 
 from ..keys import keys_for
+from .fit import fit_placeholder
 
 
 class PromptArea(TextArea):
@@ -30,9 +31,17 @@ class PromptArea(TextArea):
             self.prompt = prompt
             self.text = text
 
-    def __init__(self, keymap: dict[str, str] | None = None, **kwargs: object) -> None:
+    def __init__(self, keymap: dict[str, str] | None = None,
+                 placeholders: tuple[str, ...] = (), **kwargs: object) -> None:
+        if placeholders:
+            kwargs.setdefault("placeholder", placeholders[0])
         super().__init__(soft_wrap=True, tab_behavior="focus", **kwargs)  # type: ignore[arg-type]
+        self.placeholders = placeholders
         self.set_keymap(keymap or {})
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The longest hint that fits the box (the send and new-line keys go first)."""
+        fit_placeholder(self, self.placeholders)
 
     def set_keymap(self, keymap: dict[str, str]) -> None:
         self.send_keys = set(keys_for("send", keymap))

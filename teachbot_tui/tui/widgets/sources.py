@@ -43,14 +43,20 @@ def short_path(path: str) -> str:
 
 
 def where(source: dict[str, Any]) -> str:
-    """``file.pdf · p. 3 · Heading`` for one source."""
-    parts = [safe_line(short_path(str(source.get("path") or "?")))]
+    """``file.pdf · p. 3 · Heading · ~/folder`` for one source: the file name first, its
+    folder last (a long folder then wraps or is cut where it matters least)."""
+    path = str(source.get("path") or "?")
+    name = Path(path).name or path
+    parts = [safe_line(name)]
     page = source.get("page")
     if page not in (None, "", 0):
         parts.append(f"p. {page}")
     heading = safe_line(source.get("heading") or "", limit=80)
     if heading:
         parts.append(heading)
+    folder = str(Path(path).parent) if name != path else ""
+    if folder and folder != ".":
+        parts.append("in " + safe_line(short_path(folder)))
     return " · ".join(parts)
 
 

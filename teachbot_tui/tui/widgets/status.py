@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.widgets import ProgressBar, Static
+from textual.widgets import ProgressBar
 
 from ..text import safe_line
+from .fit import FitLabel
 
 
 @dataclass
@@ -25,16 +26,16 @@ class StatusBar(Horizontal):
 
     DEFAULT_CSS = """
     StatusBar { height: 1; background: $panel; padding: 0 1; }
-    StatusBar > #status-model { width: auto; }
+    StatusBar > #status-model { width: auto; max-width: 55%; }
     StatusBar > ProgressBar { width: auto; margin: 0 1; }
     StatusBar > ProgressBar > Bar { width: 16; }
-    StatusBar > #status-library { width: 1fr; }
+    StatusBar > #status-library { width: 1fr; padding-left: 2; }
     """
 
     def compose(self) -> ComposeResult:
-        yield Static(id="status-model")
+        yield FitLabel(id="status-model")
         yield ProgressBar(total=100, show_eta=False, show_percentage=True)
-        yield Static(id="status-library")
+        yield FitLabel(id="status-library")
 
     def on_mount(self) -> None:
         state = getattr(self.app, "status", None)
@@ -43,14 +44,14 @@ class StatusBar(Horizontal):
 
     @property
     def text(self) -> str:
-        """The plain text shown (for tests)."""
-        model = self.query_one("#status-model", Static).visual
-        library = self.query_one("#status-library", Static).visual
-        return f"{getattr(model, 'plain', model)} {getattr(library, 'plain', library)}"
+        """The whole text (for tests; a narrow bar shows it shortened)."""
+        model = self.query_one("#status-model", FitLabel).full_text
+        library = self.query_one("#status-library", FitLabel).full_text
+        return f"{model} {library}"
 
     def show(self, state: StatusState) -> None:
         style = {"ready": "$success", "error": "$error"}.get(state.model_state, "$warning")
-        self.query_one("#status-model", Static).update(
+        self.query_one("#status-model", FitLabel).update(
             Content.styled(safe_line(state.model_text, limit=160), style))
         bar = self.query_one(ProgressBar)
         bar.display = state.model_state == "loading"
@@ -59,5 +60,5 @@ class StatusBar(Horizontal):
         else:
             bar.update(total=100, progress=round(state.progress * 100))
         lib = safe_line(state.library_text, limit=120)
-        self.query_one("#status-library", Static).update(
-            Content.styled("  " + lib, "$text-muted") if lib else Content(""))
+        self.query_one("#status-library", FitLabel).update(
+            Content.styled(lib, "$text-muted") if lib else Content(""))

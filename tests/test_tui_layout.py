@@ -1,0 +1,194 @@
+"""Every screen lays out for the width it has: at 80x24, 100x30 and 160x48 no text is laid
+out wider than the part of the screen that shows it, nor cut off at the bottom of a box
+that does not scroll; side panes make way on narrow terminals, toggle with a key and come
+back on wide ones; titles are shortened at a word, the full text one key (or hover) away."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import Input, OptionList, TabbedContent
+
+from teachbot_tui.tui.host import width_class
+from teachbot_tui.tui.screens.chat import ChatScreen
+from teachbot_tui.tui.screens.practice import PracticeScreen
+from teachbot_tui.tui.text import fitting, shorten
+from teachbot_tui.tui.widgets.fit import FitLabel, hint_wordings
+from teachbot_tui.tui.widgets.tables import Col, FitTable, plan_columns
+
+from .fakes import JsonFakeEngine
+from .tui_helpers import LONG_TITLE, add_conversations, clipped_text, fake_app, wait_for
+
+SIZES = [(80, 24), (100, 30), (160, 48)]
+
+
+def practice_app(tmp_path: Path) -> object:
+    app = fake_app(tmp_path)
+    engine = JsonFakeEngine("Um... I guess I could try, if you help me start.")
+    app.backend.engine_factory = lambda settings, progress: engine  # type: ignore[attr-defined]
+    return app
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_no_text_is_wider_than_its_pane(tmp_path: Path, size: tuple[int, int]) -> None:
+    add_conversations(tmp_path)
+    app = practice_app(tmp_path)
+    seen: dict[str, list[str]] = {}
+
+    async def check(name: str) -> None:
+        await pilot.pause(0.1)
+        seen[name] = clipped_text(app.screen)
+
+    async with app.run_test(size=size) as pilot:  # type: ignore[attr-defined]
+        await wait_for(pilot, lambda: app.backend.engine.done and app.backend.library.done,
+                       timeout=30)
+        chat = app.screen
+        assert isinstance(chat, ChatScreen)
+        await check("chat, new conversation")
+        conv = next(c for c in app.backend.store.list() if c.title == LONG_TITLE)
+        await chat.resume(conv.id)
+        await check("chat, a conversation with a long title and sources")
+        chat.action_focus_conversations()
+        await check("chat, the conversation list shown")
+        chat.views()[-1].sources_list.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is not chat
+                       and str(app.screen.query_one("#passage-chunk").visual) != "")
+        await check("the passage of a source")
+        await pilot.press("escape")
+        await pilot.press("f1")
+        await check("help")
+        await pilot.press("escape")
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: app.screen.query_one("#documents").row_count == 2)
+        await check("library")
+        await pilot.press("f4")
+        await check("models & settings")
+        await pilot.press("f5")
+        practice = app.screen
+        assert isinstance(practice, PracticeScreen)
+        await wait_for(pilot, lambda: practice.query_one("#scenario-list").option_count > 0)
+        await check("practice, a scenario card")
+        await practice.action_start_session()
+        await practice.send("Mei, take your time: tell me the first step you would try.")
+        await wait_for(pilot, lambda: practice.job is None and len(practice.chat.children) == 3)
+        await check("practice, a session with the student's lines")
+        practice.action_evaluate()
+        await wait_for(pilot, lambda: practice.evaluation is not None and practice.job is None,
+                       timeout=30)
+        await check("practice, the feedback")
+        practice.action_show_progress()
+        await check("practice, the progress")
+        practice.query_one(TabbedContent).active = "tab-session"
+        practice.action_toggle_scenarios()
+        await check("practice, the scenario list toggled")
+    assert len(seen) == 12
+    assert {name: found for name, found in seen.items() if found} == {}
+
+
+async def test_side_panes_make_way_toggle_and_come_back(tmp_path: Path) -> None:
+    add_conversations(tmp_path)
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = app.screen
+        assert isinstance(chat, ChatScreen)
+        sidebar = chat.query_one("#sidebar")
+        assert "-narrow" in chat.classes and not sidebar.display
+        await pilot.press("ctrl+b")
+        assert sidebar.display
+        await pilot.press("ctrl+b")
+        assert not sidebar.display
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        assert "-wide" in chat.classes and sidebar.display  # back on a wide terminal
+        await pilot.press("ctrl+b")
+        assert not sidebar.display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert not sidebar.display
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        assert sidebar.display
+        # practice: the scenario list, the same way
+        await pilot.resize_terminal(80, 24)
+        await pilot.press("f5")
+        practice = app.screen
+        assert isinstance(practice, PracticeScreen)
+        await pilot.pause()
+        left = practice.query_one("#practice-left")
+        assert "-narrow" in practice.classes and not left.display
+        assert practice.query_one("#practice-reply", Input).has_focus
+        await pilot.press("ctrl+b")
+        assert left.display and practice.query_one("#scenario-list", OptionList).has_focus
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause()
+        assert left.display
+        # a screen in the background follows the terminal's size too
+        await pilot.press("f2")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.press("f5")
+        await pilot.pause()
+        assert "-narrow" in practice.classes and "-wide" not in practice.classes
+        assert not left.display
+
+
+async def test_long_titles_are_shortened_at_a_word_with_the_full_text_at_hand(
+        tmp_path: Path) -> None:
+    add_conversations(tmp_path)
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = app.screen
+        assert isinstance(chat, ChatScreen)
+        await pilot.press("ctrl+l")
+        listing = chat.query_one("#conversations", OptionList)
+        await pilot.pause()
+        lines = [str(listing.get_option_at_index(i).prompt) for i in
+                 range(listing.option_count)]
+        long_line = next(line for line in lines if line.startswith("My Year 7"))
+        assert long_line.endswith("…") and LONG_TITLE.startswith(long_line[:-1])
+        assert LONG_TITLE[len(long_line) - 1] == " "  # cut at a word boundary
+        listing.highlighted = lines.index(long_line)
+        await pilot.pause()
+        assert listing.tooltip == LONG_TITLE
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: chat.conversation_id is not None)
+        title = chat.query_one("#conversation-title", FitLabel)
+        await pilot.pause()
+        assert title.full_text == LONG_TITLE and title.tooltip == LONG_TITLE
+        assert title.shown_text.endswith("…") and len(title.shown_text) <= title.size.width
+        await pilot.press("ctrl+t")  # the rename dialog holds the whole title
+        await pilot.pause()
+        assert app.screen.query_one("#dialog-input", Input).value == LONG_TITLE
+
+
+def test_shorten_cuts_at_a_word() -> None:
+    text = "My Year 7 class gets noisy after lunch"
+    assert shorten(text, 100) == text
+    assert shorten(text, 20) == "My Year 7 class…"
+    assert shorten(text, 16) == "My Year 7 class…"
+    assert shorten(text, 15) == "My Year 7…"
+    assert shorten("unbreakable-file-name.md", 10) == "unbreakab…"
+    assert shorten("日本語の文章です", 7) == "日本語…"
+    assert shorten(text, 0) == ""
+    assert fitting(("a long wording", "short"), 8) == "short"
+    assert fitting(("a long wording", "shorter one"), 8) == "shorter…"
+    assert hint_wordings("path to a file (Tab completes)") == ("path to a file (Tab completes)",
+                                                              "path to a file")
+
+
+def test_columns_leave_out_the_least_useful_first() -> None:
+    cols = (Col("name", "Name", 10, weight=2, priority=100), Col("when", "When", 10, priority=1),
+            Col("size", "Size", 6, priority=50), Col("folder", "Folder", 10, weight=1,
+                                                     priority=60))
+    wide = plan_columns(cols, 100)
+    assert [c.key for c, _ in wide] == ["name", "when", "size", "folder"]
+    assert sum(w + 2 for _, w in wide) == 100
+    narrow = plan_columns(cols, 40)
+    assert [c.key for c, _ in narrow] == ["name", "size", "folder"]
+    assert sum(w + 2 for _, w in narrow) <= 40
+    assert [c.key for c, _ in plan_columns(cols, 5)] == ["name"]
+    assert width_class(80) == "-narrow" and width_class(100) == "-medium"
+    assert width_class(160) == "-wide"
+    assert issubclass(FitTable, object)
