@@ -106,5 +106,11 @@ def prompt_and_target_ids(
         target = target[: at + len(eot)]
     else:
         target = target.rstrip() + (tokenizer.eos_token or "")
+    # One tokenization of the whole text, split where the prompt's own tokens end: encoding the
+    # reply alone would give SentencePiece tokenizers with a dummy prefix (Llama 2, Mistral,
+    # Phi-3) a space token that the model never sees there.
     encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
-    return encode(prompt), encode(target)
+    prompt_ids, ids = encode(prompt), encode(prompt + target)
+    n = next((i for i, (a, b) in enumerate(zip(prompt_ids, ids, strict=False)) if a != b),
+             min(len(prompt_ids), len(ids)))
+    return ids[:n], ids[n:]
