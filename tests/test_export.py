@@ -175,7 +175,6 @@ def test_gguf_roundtrip_through_transformers(tiny_run: Path, tmp_path: Path) -> 
     assert all(p.requires_grad for p in model.parameters())
     merged, hf_tok = merged_model(tiny_run)
     ids = hf_tok("what is a good lesson", add_special_tokens=False)["input_ids"]
-    assert tok("what is a good lesson", add_special_tokens=False)["input_ids"] == ids
     with torch.no_grad():
         a, b = model(torch.tensor([ids])).logits, merged(torch.tensor([ids])).logits
     torch.testing.assert_close(a, b, rtol=0, atol=1e-4)

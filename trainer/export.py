@@ -205,7 +205,8 @@ def export_run(
         if adapter:
             say("writing LoRA adapter GGUF")
             config_dir = info.path if info.kind == "hf" else work / "base-config"
-            if info.kind != "hf":
+            if info.kind != "hf":  # the converter reads the family from config.json
+                model.config.architectures = [type(model).__name__]
                 model.config.save_pretrained(config_dir)
             convert_adapter(spec.adapter_dir, config_dir, staged, "f32", name=spec.adapter_dir)
 
