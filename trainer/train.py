@@ -84,6 +84,7 @@ class TrainConfig:
     max_len: int = 2048
     seed: int = 0
     system_prompt: str | None = None  # default: the app's setting (the same one it infers with)
+    shared_prefix: bool = True  # scripts/bench_train.py turns it off to measure what it gives
 
     # Options that must not change when a run is resumed.
     FIXED = ("base", "epochs", "max_steps", "lr", "warmup_ratio", "lora_r", "lora_alpha",
@@ -359,7 +360,8 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = sys.stderr) -> Trai
 
     ddp = torch.nn.parallel.DistributedDataParallel(net, device_ids=[local_rank] if cuda else None) if world > 1 else net
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    shared = None if cfg.grad_checkpointing else net  # (checkpointing turns the KV cache off)
+    # run the shared prompt prefix once per batch (checkpointing turns the KV cache off)
+    shared = None if cfg.grad_checkpointing or not cfg.shared_prefix else net
 
     # Resume: adapter weights, optimizer, schedule, RNG, counters.
     step, best_val, best_step, bad_evals, history = 0, math.inf, None, 0, []
