@@ -77,7 +77,7 @@ VERIFY_THRESHOLDS: dict[str, tuple[float, float]] = {
 }
 
 #: Models up to this many parameters are written as f32 before quantizing (no double rounding);
-#: larger ones as f16 to halve the temporary file.
+#: larger ones as bf16 (the range of the trained weights, half the temporary file).
 F32_INTERMEDIATE_MAX_PARAMS = 400_000_000
 
 #: Bases whose weight files are larger than this are merged in bfloat16 rather than float32
@@ -323,7 +323,7 @@ def _convert_quantized(folder: Path, dst: Path, quant: str, n_params: int, work:
     kw = {"vocab_from": vocab_from, "name": info.path, "model_name": model_name(info)}
     if quant in ("f16", "f32", "bf16"):
         return convert_folder(folder, dst, quant, **kw)
-    dtype = "f32" if n_params <= F32_INTERMEDIATE_MAX_PARAMS else "f16"
+    dtype = "f32" if n_params <= F32_INTERMEDIATE_MAX_PARAMS else "bf16"
     tmp = work / f"{dst.stem}.{dtype}.gguf"
     convert_folder(folder, tmp, dtype, **kw)
     quantize(tmp, dst, quant)
