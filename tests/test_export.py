@@ -16,7 +16,7 @@ from gguf import GGUFReader
 
 from teachbot_tui import offline
 from tests.tiny_llama import make_tiny_llama
-from trainer.convert import convert_folder, converter_dir, supported_architectures
+from trainer.convert import check_supported, convert_folder, converter_dir, supported_architectures
 from trainer.export import export_run, read_run
 from trainer.gguf_io import TrainerError, load_base, resolve_base
 from trainer.tiny import make_tiny_model
@@ -215,6 +215,15 @@ def test_converter_refusals_are_one_line(tmp_path: Path) -> None:
     msg = str(err.value)
     assert msg.startswith(f"{odd}: llama.cpp's converter cannot write") and "\n" not in msg
     assert "TeachbotToyForCausalLM" in msg and not (tmp_path / "y.gguf").exists()
+
+
+def test_unsupported_family_is_refused_before_training() -> None:
+    check_supported("Qwen2ForCausalLM", "base")  # a known family passes
+    with pytest.raises(TrainerError) as err:
+        check_supported("OPTForCausalLM", "/models/opt")
+    msg = str(err.value)
+    assert msg.startswith("/models/opt: llama.cpp ") and "cannot convert OPTForCausalLM" in msg
+    assert "\n" not in msg
 
 
 def test_bad_run_folder_gives_one_line(tmp_path: Path) -> None:
