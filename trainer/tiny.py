@@ -116,7 +116,7 @@ FAMILIES: dict[str, Family] = {
     "phi3": Family("Phi3Config", "Phi3ForCausalLM", PHI3, "<|end|>", "<s>", "<|endoftext|>",
                    ("<|system|>", "<|user|>", "<|assistant|>", "<|end|>"),
                    {"num_attention_heads": 4, "num_key_value_heads": 4,
-                    "original_max_position_embeddings": 512}, space_prefix=True,
+                    "original_max_position_embeddings": 2048}, space_prefix=True,
                    rstrip=("<|system|>", "<|user|>", "<|assistant|>", "<|end|>", "</s>")),
 }
 
@@ -221,7 +221,7 @@ def make_tiny_model(
 
     options: dict[str, Any] = dict(
         vocab_size=vocab, hidden_size=hidden_size, intermediate_size=intermediate_size,
-        num_hidden_layers=num_hidden_layers, max_position_embeddings=512, rms_norm_eps=1e-6,
+        num_hidden_layers=num_hidden_layers, max_position_embeddings=2048, rms_norm_eps=1e-6,
         rope_theta=10000.0, initializer_range=initializer_range,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=False,
