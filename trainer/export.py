@@ -1,11 +1,18 @@
 """Export a training run to GGUF and check the file against transformers.
 
-``export_run(RUN, OUT)`` loads the run's base model, applies ``RUN/adapter`` and either
+``export_run(RUN, OUT)`` loads the run's base model in full precision, applies ``RUN/adapter``
+and either
 
-- merges the LoRA into the weights, writes an f32/f16 GGUF and quantizes it (Q4_K_M by default), or
-- writes the LoRA as a llama.cpp adapter GGUF (``adapter=True``), to be loaded with
-  ``Llama(model_path=BASE_GGUF, lora_path=OUT)``. For a Hugging Face base, a GGUF of the base is
-  written next to it (``OUT-base.gguf``) because llama.cpp needs one.
+- merges the LoRA into the weights, has llama.cpp's own converter (trainer/convert.py) write an
+  f32/f16/bf16 GGUF and quantizes it with llama.cpp (Q4_K_M by default), or
+- writes the LoRA as a llama.cpp adapter GGUF with llama.cpp's ``convert_lora_to_gguf.py``
+  (``adapter=True``), to be loaded with ``Llama(model_path=BASE_GGUF, lora_path=OUT)``. For a
+  Hugging Face base, a GGUF of the base is written next to it (``OUT-base.gguf``) because
+  llama.cpp needs one.
+
+A run trained on a GGUF base keeps that GGUF's tokenizer and chat template: its tokenizer keys
+are copied as they are. A run trained on a 4-bit base (QLoRA) is merged into the
+full-precision base here, like any other.
 
 Then (unless ``verify=False``) it runs sample prompts, in the base's chat template, through the
 merged model in transformers (float32) and through llama.cpp on the exported file, and compares
@@ -28,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from teachbot_tui import offline
+from trainer.convert import convert_adapter, convert_folder
 from trainer.gguf_io import (
     QUANT_FTYPES,
     BaseInfo,
@@ -35,8 +43,6 @@ from trainer.gguf_io import (
     load_base,
     quantize,
     resolve_base,
-    write_gguf,
-    write_lora_gguf,
 )
 
 VERIFY_PROMPTS = (
@@ -64,14 +70,22 @@ TIE_EPS = 0.01
 VERIFY_THRESHOLDS: dict[str, tuple[float, float]] = {
     "f32": (0.95, 0.9),
     "f16": (0.9, 0.85),
+    "bf16": (0.85, 0.8),
     "q8_0": (0.85, 0.8),
     "q5_k_m": (0.7, 0.6),
     "q4_k_m": (0.6, 0.5),
 }
 
 #: Models up to this many parameters are written as f32 before quantizing (no double rounding);
-#: larger ones as f16 to halve the temporary file.
+#: larger ones as bf16 (the range of the trained weights, half the temporary file).
 F32_INTERMEDIATE_MAX_PARAMS = 400_000_000
+
+#: Bases whose weight files are larger than this are merged in bfloat16 rather than float32
+#: (an 8B base in float32 needs 32 GB of RAM).
+FP32_MERGE_MAX_BYTES = 2 * 2**30
+
+#: Files of a Hugging Face folder that are weights (not copied next to the merged weights).
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".msgpack", ".h5")
 
 
 @dataclass
@@ -172,7 +186,9 @@ def export_run(
     from peft import PeftModel
 
     say(f"loading base {spec.base}")
-    model, tokenizer, info = load_base(resolve_base(spec.base), dtype=torch.float32)
+    base_path = resolve_base(spec.base)
+    dtype = torch.float32 if _weight_bytes(base_path) <= FP32_MERGE_MAX_BYTES else torch.bfloat16
+    model, tokenizer, info = load_base(base_path, dtype=dtype)
     n_params = sum(p.numel() for p in model.parameters())
     work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.stem}-"))
     staged = work / out.name
@@ -183,9 +199,16 @@ def export_run(
             base_gguf = out.with_name(f"{out.stem}-base.gguf")
             staged_base = work / base_gguf.name
             say(f"writing the base model as {quant} GGUF (llama.cpp applies the adapter to it)")
-            _write_quantized(model, tokenizer, info, staged_base, quant, n_params, work)
+            _convert_quantized(info.path, staged_base, quant, n_params, work, None, info)
         elif adapter:
             base_gguf = info.path
+        if adapter:
+            say("writing LoRA adapter GGUF")
+            config_dir = info.path if info.kind == "hf" else work / "base-config"
+            if info.kind != "hf":  # the converter reads the family from config.json
+                model.config.architectures = [type(model).__name__]
+                model.config.save_pretrained(config_dir)
+            convert_adapter(spec.adapter_dir, config_dir, staged, "f32", name=spec.adapter_dir)
 
         say(f"applying adapter {spec.adapter_dir}")
         try:
@@ -195,14 +218,14 @@ def export_run(
                 f"{spec.adapter_dir}: PEFT cannot apply this adapter to {info.path.name} "
                 f"({type(exc).__name__}); was it trained on another base?"
             ) from exc
-        if adapter:
-            say("writing LoRA adapter GGUF")
-            write_lora_gguf(peft_model, info, staged, spec.lora_alpha)
         merged = peft_model.merge_and_unload()
         merged.eval()
         if not adapter:
             say(f"writing merged GGUF and quantizing to {quant}")
-            _write_quantized(merged, tokenizer, info, staged, quant, n_params, work)
+            folder = save_merged(merged, tokenizer, info, work / "merged")
+            vocab = info.path if info.kind == "gguf" else None
+            _convert_quantized(folder, staged, quant, n_params, work, vocab, info)
+            shutil.rmtree(folder, ignore_errors=True)
 
         results: dict[str, Any] = {}
         if verify:
@@ -248,14 +271,61 @@ def _adapter_quant(info: BaseInfo, quant: str) -> str:
     return "q8_0"
 
 
-def _write_quantized(
-    model: Any, tokenizer: Any, info: BaseInfo, dst: Path, quant: str, n_params: int, work: Path
-) -> Path:
-    if quant in ("f16", "f32"):
-        return write_gguf(model, tokenizer, info, dst, dtype=quant)
-    dtype = "f32" if n_params <= F32_INTERMEDIATE_MAX_PARAMS else "f16"
+def _weight_bytes(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.iterdir() if p.suffix in _WEIGHT_SUFFIXES)
+    return path.stat().st_size
+
+
+def save_merged(model: Any, tokenizer: Any, info: BaseInfo, folder: Path) -> Path:
+    """Write ``model`` as a Hugging Face folder for the converter: the weights, and the base's
+    own tokenizer and config files (a folder base) or the loaded tokenizer (a GGUF base)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if info.kind == "hf":
+        for f in info.path.iterdir():
+            if f.is_file() and f.suffix not in _WEIGHT_SUFFIXES and not f.name.endswith(".index.json"):
+                shutil.copy2(f, folder / f.name)
+    else:
+        tokenizer.save_pretrained(folder)
+    model.save_pretrained(folder)
+    return folder
+
+
+def write_gguf(model: Any, tokenizer: Any, info: BaseInfo, out: Path, dtype: str = "f16") -> Path:
+    """Write ``model`` (a transformers model of ``info``'s base) as an f32/f16/bf16 GGUF with
+    llama.cpp's converter. ``info.kind == "gguf"``: the tokenizer keys come from that GGUF."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.stem}-"))
+    try:
+        folder = save_merged(model, tokenizer, info, work / "model")
+        convert_folder(folder, out, dtype, vocab_from=info.path if info.kind == "gguf" else None,
+                       name=info.path, model_name=model_name(info))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def model_name(info: BaseInfo) -> str:
+    """``general.name`` for files made from this base: the base's own (its folder's name, or
+    the name inside the base GGUF)."""
+    if info.kind == "gguf":
+        from trainer.gguf_io import read_gguf_header
+
+        name = read_gguf_header(info.path, {"general.name"}).get("general.name")
+        return str(name or info.path.stem)
+    return info.path.name
+
+
+def _convert_quantized(folder: Path, dst: Path, quant: str, n_params: int, work: Path,
+                       vocab_from: Path | None, info: BaseInfo) -> Path:
+    """Convert a Hugging Face folder to ``dst`` in ``quant`` (float types directly)."""
+    kw = {"vocab_from": vocab_from, "name": info.path, "model_name": model_name(info)}
+    if quant in ("f16", "f32", "bf16"):
+        return convert_folder(folder, dst, quant, **kw)
+    dtype = "f32" if n_params <= F32_INTERMEDIATE_MAX_PARAMS else "bf16"
     tmp = work / f"{dst.stem}.{dtype}.gguf"
-    write_gguf(model, tokenizer, info, tmp, dtype=dtype)
+    convert_folder(folder, tmp, dtype, **kw)
     quantize(tmp, dst, quant)
     tmp.unlink()
     return dst
@@ -269,10 +339,12 @@ def format_prompt(tokenizer: Any, prompt: str, system_prompt: str | None) -> str
     """The prompt as the chat model sees it (its chat template, ready for the reply)."""
     if not getattr(tokenizer, "chat_template", None):
         return prompt
+    from trainer.chat import render_chat
+
     messages = ([{"role": "system", "content": system_prompt}] if system_prompt else []) + [
         {"role": "user", "content": prompt}
     ]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return render_chat(tokenizer, messages, add_generation_prompt=True)
 
 
 def verify_gguf(

@@ -36,15 +36,25 @@ import torch.nn.functional as F
 
 from teachbot_tui import offline
 from teachbot_tui.training_format import ChatRecord, read_records
-from trainer import gguf_io
+from trainer.base_model import GRAD_CHECKPOINTING_MIN_PARAMS, check_quantize_base, load_model
+from trainer.chat import (  # noqa: F401 (re-exported: the public names of the training step)
+    load_tokenizer,
+    prompt_and_target_ids,
+    render_chat,
+    resolve_base,
+)
+from trainer.checkpoints import (
+    latest_checkpoint,
+    load_state,
+    rng_state,
+    save_adapter,
+    set_rng_state,
+)
 from trainer.gguf_io import TrainerError
 
 offline.enforce()
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
 
-# Tokens that end an assistant turn in common chat templates. The tokenizer's own EOS is
-# tried first; the target always ends at one of these, which is where llama.cpp stops.
-END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "</s>")
 IGNORE = -100
 MIN_SHARED_PREFIX = 8  # shorter common prefixes are not worth a second forward call
 
@@ -65,7 +75,8 @@ class TrainConfig:
     lora_dropout: float = 0.0
     batch_size: int = 8
     grad_accum: int = 1
-    grad_checkpointing: bool = False
+    grad_checkpointing: bool | None = None  # default: on for bases over 1B parameters
+    quantize_base: str | None = None  # "4bit": QLoRA (NF4 base via bitsandbytes, CUDA only)
     eval_steps: int | None = None  # default: about 10 evaluations per run
     early_stopping_patience: int = 3  # evaluations without improvement; 0 turns it off
     save_steps: int | None = None  # default: eval_steps
@@ -73,10 +84,12 @@ class TrainConfig:
     max_len: int = 2048
     seed: int = 0
     system_prompt: str | None = None  # default: the app's setting (the same one it infers with)
+    shared_prefix: bool = True  # scripts/bench_train.py turns it off to measure what it gives
 
     # Options that must not change when a run is resumed.
     FIXED = ("base", "epochs", "max_steps", "lr", "warmup_ratio", "lora_r", "lora_alpha",
-             "lora_dropout", "batch_size", "grad_accum", "max_len", "seed", "system_prompt")
+             "lora_dropout", "batch_size", "grad_accum", "max_len", "seed", "system_prompt",
+             "quantize_base")
 
 
 @dataclass
@@ -94,66 +107,6 @@ class TrainResult:
     @property
     def tokens_per_s(self) -> float:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
-
-
-# --- the base model and its chat template ------------------------------------------------------
-
-
-def resolve_base(base: str) -> tuple[Path, str]:
-    """``default``, a Hugging Face model folder or a GGUF file -> (absolute path, kind)."""
-    path = gguf_io.resolve_base(base)
-    return path, "hf" if path.is_dir() else "gguf"
-
-
-def load_tokenizer(base: str) -> tuple[Any, int]:
-    """The base's tokenizer with its chat template, and its context length (for prepare)."""
-    path, kind = resolve_base(base)
-    from transformers import AutoConfig, AutoTokenizer
-
-    if kind == "hf":
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        config = AutoConfig.from_pretrained(path)
-        max_len = int(getattr(config, "max_position_embeddings", 0) or 2048)
-    else:
-        from teachbot_tui.gguf_info import read_info
-
-        info = read_info(path)
-        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
-        tokenizer.chat_template = info.chat_template or tokenizer.chat_template
-        max_len = info.context_length or 2048
-    if not tokenizer.chat_template:
-        raise TrainerError(f"{path}: the model has no chat template; use an instruct/chat model")
-    return tokenizer, max_len
-
-
-def with_system(messages: list[dict[str, str]], system_prompt: str) -> list[dict[str, str]]:
-    if messages[0]["role"] == "system":
-        return messages
-    return [{"role": "system", "content": system_prompt}, *messages]
-
-
-def prompt_and_target_ids(
-    tokenizer: Any, messages: list[dict[str, str]], system_prompt: str
-) -> tuple[list[int], list[int]]:
-    """Token ids of the prompt (what llama.cpp feeds the model) and of the target reply
-    (what the model should then generate, ending with the end-of-turn token)."""
-    messages = with_system(messages, system_prompt)
-    prompt = tokenizer.apply_chat_template(messages[:-1], tokenize=False, add_generation_prompt=True)
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
-    if not full.startswith(prompt):
-        raise TrainerError("the chat template formats a reply differently from a prompt; "
-                           "this model's template cannot be trained on")
-    target = full[len(prompt):]
-    start = max(0, target.find(messages[-1]["content"].strip()))  # an EOT before the reply
-    for eot in (tokenizer.eos_token, *END_OF_TURN):              # (a thinking block) is kept
-        at = target.find(eot, start) if eot else -1
-        if at >= 0:
-            target = target[: at + len(eot)]
-            break
-    else:
-        target = target.rstrip() + (tokenizer.eos_token or "")
-    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
-    return encode(prompt), encode(target)
 
 
 @dataclass
@@ -311,37 +264,6 @@ class Progress:
             self.bar.stop()
 
 
-# --- checkpoints -------------------------------------------------------------------------------
-
-
-def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def save_adapter(model: Any, dest: Path) -> None:
-    """PEFT save_pretrained into a temporary folder, then swap it in."""
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
-
-
-def latest_checkpoint(run: Path) -> Path | None:
-    found = [p for p in (run / "checkpoints").glob("step-*") if (p / "state.pt").exists()]
-    return max(found, key=lambda p: int(p.name.split("-")[1]), default=None)
-
-
 # --- the run -----------------------------------------------------------------------------------
 
 
@@ -377,7 +299,9 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = sys.stderr) -> Trai
         from teachbot_tui import config
 
         cfg.system_prompt = config.load().system_prompt
-    state = torch.load(ckpt / "state.pt", weights_only=False) if ckpt else None
+    if cfg.quantize_base is not None:
+        check_quantize_base(cfg.quantize_base, cuda)
+    state = load_state(ckpt / "state.pt") if ckpt else None
     if state is not None:
         changed = [k for k in TrainConfig.FIXED if state["config"][k] != getattr(cfg, k)]
         if changed:
@@ -392,13 +316,14 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = sys.stderr) -> Trai
     # Model and tokenizer: fp32 on CPU, bf16 (or fp16) on GPU.
     base_path, base_kind = resolve_base(cfg.base)
     dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
-    model, tokenizer, _ = gguf_io.load_base(base_path, dtype=dtype)
-    if not tokenizer.chat_template:
-        raise TrainerError(f"{base_path}: the model has no chat template; use an instruct/chat model")
-    model.to(device)
-    model.config.use_cache = False
+    model, tokenizer = load_model(cfg, base_path, base_kind, dtype, local_rank)
+    n_params = sum(p.numel() for p in model.parameters())
+    if cfg.grad_checkpointing is None:
+        cfg.grad_checkpointing = n_params > GRAD_CHECKPOINTING_MIN_PARAMS
     if cfg.grad_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if cfg.quantize_base:
+            model.enable_input_require_grads()
 
     # Data.
     train_set, dropped = load_examples(data / "train.jsonl", tokenizer, cfg.system_prompt, cfg.max_len)
@@ -435,7 +360,8 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = sys.stderr) -> Trai
 
     ddp = torch.nn.parallel.DistributedDataParallel(net, device_ids=[local_rank] if cuda else None) if world > 1 else net
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    shared = None if cfg.grad_checkpointing else net  # (checkpointing turns the KV cache off)
+    # run the shared prompt prefix once per batch (checkpointing turns the KV cache off)
+    shared = None if cfg.grad_checkpointing or not cfg.shared_prefix else net
 
     # Resume: adapter weights, optimizer, schedule, RNG, counters.
     step, best_val, best_step, bad_evals, history = 0, math.inf, None, 0, []
