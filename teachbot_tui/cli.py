@@ -35,11 +35,11 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-models_app = typer.Typer(help="List, add, choose and remove chat models (GGUF files).",
-                         no_args_is_help=True)
 library_app = typer.Typer(help="Inspect and maintain the document library.",
                           no_args_is_help=True)
 config_app = typer.Typer(help="Show and change settings (config.toml).", no_args_is_help=True)
+from .models_cli import models_app  # noqa: E402 - `teachbot models ...` (catalog, pull)
+
 app.add_typer(models_app, name="models")
 app.add_typer(library_app, name="library")
 app.add_typer(config_app, name="config")
@@ -114,77 +114,9 @@ def doctor(as_json: JsonOpt = False) -> None:
     if llama.get("system_info"):
         typer.echo(f"  {llama['system_info']}")
     typer.echo("Offline: " + ", ".join(f"{k}={v}" for k, v in data["offline"].items()))
-
-
-# -- models ----------------------------------------------------------------------------------
-@models_app.command("list")
-def models_list(as_json: JsonOpt = False) -> None:
-    """List the registered chat models; the one in use is marked with *."""
-    from .registry import ModelRegistry
-
-    current = _settings().chat_model
-    entries = ModelRegistry(_paths()).list()
-    if as_json:
-        _print_json([{**e.as_dict(), "in_use": e.name == current} for e in entries])
-        return
-    for e in entries:
-        mark = "*" if e.name == current else " "
-        state = "" if e.exists else "  (file missing)"
-        typer.echo(f"{mark} {e.name:24} {e.architecture:8} ctx {e.context_length:<6} "
-                   f"{e.path}{state}")
-
-
-@models_app.command("add")
-def models_add(
-    path: Annotated[Path, typer.Argument(help="A GGUF chat model file.")],
-    name: Annotated[str | None, typer.Option(help="Name to register it under.")] = None,
-    use: Annotated[bool, typer.Option("--use", help="Also make it the model in use.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Register a GGUF model after checking its header (magic, architecture, context
-    length, chat template)."""
-    from . import config
-    from .registry import ModelRegistry
-
-    entry = ModelRegistry(_paths()).add(path, name)
-    if use:
-        config.save({"chat_model": entry.name}, _paths())
-    if as_json:
-        _print_json(entry.as_dict())
-    else:
-        typer.echo(f"added {entry.name}: {entry.architecture}, context {entry.context_length}"
-                   f"{'' if entry.has_chat_template else ', no chat template (may not chat)'}")
-
-
-@models_app.command("use")
-def models_use(name: Annotated[str, typer.Argument(help="A registered model name.")],
-               as_json: JsonOpt = False) -> None:
-    """Make a registered model the one teachbot uses (saved in config.toml)."""
-    from . import config
-    from .registry import ModelRegistry
-
-    entry = ModelRegistry(_paths()).get(name)
-    config.save({"chat_model": entry.name}, _paths())
-    if as_json:
-        _print_json({"in_use": entry.name})
-    else:
-        typer.echo(f"now using {entry.name}")
-
-
-@models_app.command("remove")
-def models_remove(name: Annotated[str, typer.Argument(help="A registered model name.")],
-                  as_json: JsonOpt = False) -> None:
-    """Unregister a model (the file itself is left alone)."""
-    from . import config
-    from .registry import ModelRegistry
-
-    ModelRegistry(_paths()).remove(name)
-    if _settings().chat_model == name:
-        config.save({"chat_model": "default"}, _paths())
-    if as_json:
-        _print_json({"removed": name})
-    else:
-        typer.echo(f"removed {name}")
+    if data.get("best_fit"):
+        typer.echo(f"Best catalog model for this machine: {data['best_fit']} "
+                   "(`teachbot models catalog`)")
 
 
 # -- config ----------------------------------------------------------------------------------
@@ -506,8 +438,10 @@ def ask(
 ) -> None:
     """Ask a question; the answer streams, grounded in your documents, then lists its sources."""
     from .answers import Assistant
+    from .packs import settings_for
 
     settings = _settings()
+    settings = settings_for(settings, model or settings.chat_model, _paths())  # a pack's prompt
     library = None if no_retrieval else _library()
     try:
         # the embedder loads while the model does; retrieval_ms then times the search alone
