@@ -297,7 +297,8 @@ def _line_progress(label: str) -> Callable[[int, int | None], None]:
             return
         pct = int(done * 100 / total)
         if pct >= state["next"]:
-            _err(f"{label}: {pct}% of {total / 1e9:.2f} GB")
+            size = f"{total / 1e9:.2f} GB" if total >= 1e9 else f"{total / 1e6:.1f} MB"
+            _err(f"{label}: {pct}% of {size}")
             state["next"] = pct // 10 * 10 + 10
 
     return report
