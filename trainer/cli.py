@@ -45,6 +45,9 @@ USER_ERRORS = [
     ("teachbot_tui.config", "ConfigError"),
     ("teachbot_tui.engine.base", "EngineError"),
     ("teachbot_tui.practice.scenarios", "ScenarioError"),
+    ("teachbot_tui.packs", "PackError"),
+    ("teachbot_tui.hub", "HubError"),
+    ("teachbot_tui.catalog", "CatalogError"),
 ]
 
 
@@ -243,17 +246,30 @@ def export(
         "--adapter", help="Write a GGUF LoRA adapter (for Llama(lora_path=...)) instead of a merged model.")] = False,
     verify: Annotated[bool, typer.Option(
         "--verify/--no-verify", help="Check the GGUF against transformers on sample prompts.")] = True,
+    description: Annotated[str | None, typer.Option(
+        help="A short description teachers see when they add the model (stored in the GGUF).")] = None,
+    scenarios: Annotated[Path | None, typer.Option(
+        help="A folder of practice scenarios to ship inside the GGUF (validated first).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Merge the adapter into the base and write a quantized GGUF (or write the adapter alone)."""
+    """Merge the adapter into the base and write a quantized GGUF (or write the adapter alone).
+
+    The merged GGUF is a model pack: it also carries the system prompt the run was trained with, and --description and --scenarios when given; `teachbot models add` installs them.
+    """  # noqa: E501 (one paragraph per line: the help reflows it)
     offline.enforce()
+    from teachbot_tui import packs
     from trainer.export import export_run
+
+    if scenarios is not None:
+        packs.collect_scenarios(scenarios)  # a bad scenario fails now, not after the export
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     report = export_run(run, out, quant=quant, adapter=adapter, verify=verify, progress=say)
     d = report.as_dict()
+    if not adapter:  # model pack metadata (teachbot_tui/packs.py)
+        d["pack"] = packs.pack_export(run, report.out, description, scenarios)
     if as_json:
         print(json.dumps(d, indent=2, default=str))
         return

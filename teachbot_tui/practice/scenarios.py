@@ -920,6 +920,7 @@ def load_all(user_dir: Path | None) -> tuple[list[Scenario], list[ScenarioError]
     still load.
     """
     scenarios = load_bank()
+    scenarios += _pack_scenarios(scenarios)
     if user_dir is None or str(user_dir) == "":
         return scenarios, []
     user_dir = Path(user_dir).expanduser()
@@ -939,3 +940,11 @@ def load_all(user_dir: Path | None) -> tuple[list[Scenario], list[ScenarioError]
         else:
             scenarios.append(scenario)
     return scenarios, errors
+
+
+def _pack_scenarios(known: list[Scenario]) -> list[Scenario]:
+    """Scenarios installed with model packs (teachbot_tui/packs.py), source ``pack:MODEL``;
+    ids already known (the bank) keep their scenario."""
+    from ..packs import installed_scenarios
+
+    return installed_scenarios({s.id for s in known})
