@@ -64,15 +64,16 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def install_model(path: Path, name: str | None, use: bool) -> Any:
+def install_model(path: Path, name: str | None, use: bool, paths: Any = None) -> Any:
     """Register a GGUF (and unpack it when it is a model pack); optionally make it the one in
-    use. ``models add`` and ``models pull`` both end here."""
+    use. ``models add``, ``models pull`` and the app's Models screen all end here."""
     from . import config
     from .registry import ModelRegistry
 
-    entry = ModelRegistry(_paths()).add(path, name)
+    paths = paths or _paths()
+    entry = ModelRegistry(paths).add(path, name)
     if use:
-        config.save({"chat_model": entry.name}, _paths())
+        config.save({"chat_model": entry.name}, paths)
     return entry
 
 
@@ -227,13 +228,14 @@ def _target(spec: str, name: str | None) -> tuple[str, str, str, str | None]:
 
 
 def pull_model(spec: str, name: str | None = None, use: bool = False,
-               progress: Callable[[int, int | None], None] | None = None) -> Any:
+               progress: Callable[[int, int | None], None] | None = None,
+               paths: Any = None) -> Any:
     """Download a catalog model or REPO/FILE.gguf and register it; return the registry entry."""
     from . import hub
     from .registry import ModelRegistry, RegistryError
 
     repo, file, reg_name, sha = _target(spec, name)
-    paths = _paths()
+    paths = paths or _paths()
     dest = paths.data_dir / "models" / repo.replace("/", "--") / Path(file).name
     registry = ModelRegistry(paths)
     try:
@@ -251,7 +253,7 @@ def pull_model(spec: str, name: str | None = None, use: bool = False,
                             "--name or remove it first")
     remote = hub.remote_info(repo, file)
     path = hub.download(remote, dest, progress, sha256=sha)
-    return install_model(path, reg_name, use)
+    return install_model(path, reg_name, use, paths)
 
 
 @models_app.command("pull")
