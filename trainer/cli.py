@@ -97,6 +97,15 @@ def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
+def _resolve_base(base: str) -> str:
+    """Catalog names and Hub repo ids -> a local folder, downloaded on request (see
+    teachbot_tui/bases.py; under torchrun only rank 0 downloads)."""
+    from teachbot_tui import bases
+
+    return bases.resolve(base, say=lambda msg: print(msg, file=sys.stderr, flush=True),
+                         download=_rank0())
+
+
 # --- prepare -----------------------------------------------------------------------------------
 
 
@@ -125,6 +134,7 @@ def prepare(
 
     if base is not None:
         offline.enforce()
+        base = _resolve_base(base)
     report = run_prepare(inputs, out, val_fraction=val_fraction, seed=seed, max_tokens=max_tokens,
                          base=base, skip_invalid=skip_invalid)
     if as_json:
@@ -177,7 +187,8 @@ def train(
     data: Annotated[Path, typer.Option(help="Folder written by `prepare` (train.jsonl, val.jsonl).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: adapter/, checkpoints/, run.json.")],
     base: Annotated[str, typer.Option(
-        help="Base model: a Hugging Face folder, a llama-family .gguf, or 'default' (the bundled SmolLM2).")] = "default",
+        help="Base model: a Hugging Face folder, a llama-family .gguf, 'default' (the bundled SmolLM2), "
+        "a catalog name (`teachbot models catalog`) or a Hub repo id, downloaded once on request.")] = "default",
     epochs: Annotated[float, typer.Option(help="Passes over the training data (ignored with --max-steps).")] = 3.0,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
     lr: Annotated[float, typer.Option(help="Peak learning rate (warmup, then cosine decay).")] = 2e-4,
@@ -207,6 +218,8 @@ def train(
     offline.enforce()
     from trainer.train import TrainConfig
     from trainer.train import train as run_train
+
+    base = _resolve_base(base)
 
     cfg = TrainConfig(
         data=str(data), base=base, out=str(out), epochs=epochs, max_steps=max_steps, lr=lr,
