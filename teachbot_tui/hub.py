@@ -224,7 +224,7 @@ def download(remote: Remote, dest: Path, progress: Progress | None = None,
             with online(), part.open("ab") as fh:
                 http_get(remote.url, fh, resume_size=have, expected_size=remote.size,
                          displayed_filename=remote.file, tqdm_class=bar,  # type: ignore[arg-type]
-                         headers=_headers())
+                         headers=_headers(remote.url))
         except HfHubHTTPError as exc:
             raise HubError(_http_message(exc, remote.repo, remote.file)) from None
         except OSError as exc:
@@ -256,11 +256,17 @@ def download(remote: Remote, dest: Path, progress: Progress | None = None,
     return dest
 
 
-def _headers() -> dict[str, str]:
+def _headers(url: str) -> dict[str, str]:
+    """The Hub's headers (the token, when there is one), without the token for a CDN the Hub
+    redirected to: a signed URL needs none, and the token stays with the Hub."""
+    from urllib.parse import urlsplit
+
     from huggingface_hub.utils import build_hf_headers
 
     headers = build_hf_headers()
     headers["Accept-Encoding"] = "identity"
+    if urlsplit(url).netloc != urlsplit(endpoint()).netloc:
+        headers.pop("authorization", None)
     return headers
 
 
