@@ -228,3 +228,31 @@ def test_hub_stays_offline_outside_a_pull() -> None:
     with hub.online():
         assert not constants.HF_HUB_OFFLINE
     assert constants.HF_HUB_OFFLINE
+
+
+@pytest.mark.slow  # loads the real model
+def test_pulled_model_answers_offline(home: Path, tmp_path: Path, loopback_only: None,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalog name pulled (the stand-in serves the bundled SmolLM2 under the catalog's
+    repo and file), then `teachbot ask` answers with it, the Hub gone."""
+    from teachbot_tui import defaults
+
+    server = FakeHub()
+    server.add(REPO, FILE, defaults.chat_model_path())
+    server.start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    try:
+        result = pull("llama-3.2-1b", "--use")
+        assert result.exit_code == 0, result.output
+    finally:
+        server.stop()
+    monkeypatch.delenv("HF_ENDPOINT")
+    monkeypatch.setenv("TEACHBOT_MAX_TOKENS", "24")
+    from teachbot_tui.cli import app
+
+    asked = CliRunner().invoke(app, ["ask", "--no-retrieval", "--json",
+                                     "Give me one tip for starting a lesson."])
+    assert asked.exit_code == 0, asked.output
+    answer = __import__("json").loads(asked.stdout)
+    assert answer["model"] == "llama-3.2-1b"
+    assert answer["answer"].strip()
