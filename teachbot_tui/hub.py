@@ -97,10 +97,20 @@ def online() -> Iterator[None]:
 
 
 def _network_error(exc: BaseException) -> bool:
-    import httpx2
+    """A connection that could not be made or was lost (httpx2 in huggingface_hub 2.x)."""
+    import importlib
 
-    return isinstance(exc, (httpx2.ConnectError, httpx2.TimeoutException,
-                            httpx2.RemoteProtocolError, httpx2.NetworkError, ConnectionError))
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    for name in ("httpx2", "httpx"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        if isinstance(exc, (mod.ConnectError, mod.TimeoutException, mod.RemoteProtocolError,
+                            mod.NetworkError)):
+            return True
+    return False
 
 
 def _http_message(exc: Any, repo: str, file: str) -> str:
