@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 from . import offline
@@ -20,7 +19,6 @@ import typer  # noqa: E402
 from . import __version__  # noqa: E402
 from .cli_common import (  # noqa: E402
     JsonOpt,
-    err,
     home_paths,
     load_engine,
     load_settings,
@@ -29,6 +27,7 @@ from .cli_common import (  # noqa: E402
     print_json,
 )
 from .cli_library import import_, library_app, search  # noqa: E402
+from .models_cli import models_app  # noqa: E402
 
 app = typer.Typer(
     name="teachbot",
@@ -46,8 +45,6 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
 )
-models_app = typer.Typer(help="List, add, choose and remove chat models (GGUF files).",
-                         no_args_is_help=True)
 config_app = typer.Typer(help="Show and change settings (config.toml).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(library_app, name="library")
@@ -99,86 +96,14 @@ def doctor(as_json: JsonOpt = False) -> None:
     if llama.get("system_info"):
         typer.echo(f"  {llama['system_info']}")
     typer.echo("Offline: " + ", ".join(f"{k}={v}" for k, v in data["offline"].items()))
+    if data.get("best_fit"):
+        typer.echo(f"Best catalog model for this machine: {data['best_fit']} "
+                   "(`teachbot models catalog`)")
 
 
 # -- the library: import, search (teachbot_tui/cli_library.py) --------------------------
 app.command("import")(import_)
 app.command()(search)
-
-
-# -- models ----------------------------------------------------------------------------------
-@models_app.command("list")
-def models_list(as_json: JsonOpt = False) -> None:
-    """List the registered chat models; the one in use is marked with *."""
-    from .registry import ModelRegistry
-
-    current = load_settings().chat_model
-    entries = ModelRegistry(home_paths()).list()
-    if as_json:
-        print_json([{**e.as_dict(), "in_use": e.name == current} for e in entries])
-        return
-    for e in entries:
-        mark = "*" if e.name == current else " "
-        state = "" if e.exists else "  (file missing)"
-        typer.echo(f"{mark} {e.name:24} {e.architecture:8} ctx {e.context_length:<6} "
-                   f"{e.path}{state}")
-
-
-@models_app.command("add")
-def models_add(
-    path: Annotated[Path, typer.Argument(help="A GGUF chat model file.")],
-    name: Annotated[str | None, typer.Option(help="Name to register it under.")] = None,
-    use: Annotated[bool, typer.Option("--use", help="Also make it the model in use.")] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Register a GGUF model after checking its header (magic, architecture, context
-    length, chat template)."""
-    from . import config
-    from .gguf_info import architecture_warning
-    from .registry import ModelRegistry
-
-    entry = ModelRegistry(home_paths()).add(path, name)
-    if use:
-        config.save({"chat_model": entry.name}, home_paths())
-    warning = architecture_warning(entry.architecture)
-    if warning:
-        err(f"warning: {warning}")
-    if as_json:
-        print_json(entry.as_dict())
-    else:
-        typer.echo(f"added {entry.name}: {entry.architecture}, context {entry.context_length}"
-                   f"{'' if entry.has_chat_template else ', no chat template (may not chat)'}")
-
-
-@models_app.command("use")
-def models_use(name: Annotated[str, typer.Argument(help="A registered model name.")],
-               as_json: JsonOpt = False) -> None:
-    """Make a registered model the one teachbot uses (saved in config.toml)."""
-    from . import config
-    from .registry import ModelRegistry
-
-    entry = ModelRegistry(home_paths()).get(name)
-    config.save({"chat_model": entry.name}, home_paths())
-    if as_json:
-        print_json({"in_use": entry.name})
-    else:
-        typer.echo(f"now using {entry.name}")
-
-
-@models_app.command("remove")
-def models_remove(name: Annotated[str, typer.Argument(help="A registered model name.")],
-                  as_json: JsonOpt = False) -> None:
-    """Unregister a model (the file itself is left alone)."""
-    from . import config
-    from .registry import ModelRegistry
-
-    ModelRegistry(home_paths()).remove(name)
-    if load_settings().chat_model == name:
-        config.save({"chat_model": "default"}, home_paths())
-    if as_json:
-        print_json({"removed": name})
-    else:
-        typer.echo(f"removed {name}")
 
 
 # -- config ----------------------------------------------------------------------------------
@@ -218,8 +143,10 @@ def ask(
 ) -> None:
     """Ask a question; the answer streams, grounded in your documents, then lists its sources."""
     from .answers import Assistant
+    from .packs import settings_for
 
     settings = load_settings()
+    settings = settings_for(settings, model or settings.chat_model, home_paths())  # a pack's prompt
     library = None if no_retrieval else open_library()
     try:
         # the embedder loads while the model does; retrieval_ms then times the search alone
@@ -270,17 +197,24 @@ def _in_thread(fn: Any) -> Any:
     return wait
 
 
-def main() -> None:
-    """Run the subcommand on the command line (``teachbot_tui.entry`` calls this when there
-    are arguments). ``teachbot practice`` is registered here, not at import, so that nothing
-    that imports this module pays for yaml and jsonschema."""
-    from .errors import reported_as_one_line
+def with_subcommands() -> typer.Typer:
+    """The whole command. ``teachbot practice`` is registered here, not at import, so that
+    nothing that imports this module pays for yaml and jsonschema."""
     from .practice.cli import practice_app
 
     if not any(group.name == "practice" for group in app.registered_groups):
         app.add_typer(practice_app, name="practice")
+    return app
+
+
+def main() -> None:
+    """Run the subcommand on the command line (``teachbot_tui.entry`` calls this when there
+    are arguments)."""
+    from .errors import reported_as_one_line
+
+    command = with_subcommands()
     with reported_as_one_line():
-        app()
+        command()
 
 
 if __name__ == "__main__":

@@ -60,4 +60,18 @@ def report(paths: Paths | None = None) -> dict[str, Any]:
         },
         "llama_cpp": llama,
         "offline": offline.status(),
+        "best_fit": _best_fit(paths),
     }
+
+
+def _best_fit(paths: Paths) -> str | None:
+    """The catalog model that fits this machine best, from the cached speed measurement
+    (`teachbot models catalog` measures; doctor never does, it stays quick)."""
+    try:
+        from . import catalog, config
+
+        machine = catalog.this_machine(paths, config.load(paths).threads, measure=False)
+        best = catalog.best_fit(catalog.fits(machine))
+    except Exception:  # doctor reports problems, it does not crash on them
+        return None
+    return best.entry.name if best else None

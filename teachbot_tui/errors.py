@@ -14,18 +14,22 @@ from contextlib import contextmanager
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that are the user's to fix: one line on stderr, exit 1, no traceback."""
+    from .catalog import CatalogError
     from .config import ConfigError
     from .conversations import ConversationError
     from .defaults import MissingModelError
     from .engine.base import EngineError
     from .gguf_info import GGUFError
+    from .hub import HubError
     from .library.types import LibraryError
+    from .packs import PackError
     from .practice.scenarios import ScenarioError
     from .practice.session import PracticeError
     from .registry import RegistryError
 
-    return (ConfigError, ConversationError, EngineError, GGUFError, LibraryError,
-            MissingModelError, PracticeError, RegistryError, ScenarioError)
+    return (CatalogError, ConfigError, ConversationError, EngineError, GGUFError, HubError,
+            LibraryError, MissingModelError, PackError, PracticeError, RegistryError,
+            ScenarioError)
 
 
 @contextmanager

@@ -31,6 +31,9 @@ class ModelEntry:
     has_chat_template: bool
     size_bytes: int
     builtin: bool = False
+    # model packs (teachbot_tui/packs.py): the description and whether it carries a pack
+    description: str | None = None
+    is_pack: bool = False
 
     @property
     def exists(self) -> bool:
@@ -46,6 +49,8 @@ class ModelEntry:
             "size_bytes": self.size_bytes,
             "builtin": self.builtin,
             "exists": self.exists,
+            "description": self.description,
+            "is_pack": self.is_pack,
         }
 
 
@@ -75,17 +80,22 @@ class ModelRegistry:
             rows = con.execute("SELECT * FROM models ORDER BY name").fetchall()
         finally:
             con.close()
-        return [self.default_entry()] + [
-            ModelEntry(
+        from . import packs
+
+        entries = [self.default_entry()]
+        for r in rows:
+            pack = packs.installed(self.paths, r["name"]) or {}
+            entries.append(ModelEntry(
                 name=r["name"],
                 path=Path(r["path"]),
                 architecture=r["architecture"],
                 context_length=r["context_length"],
                 has_chat_template=bool(r["has_chat_template"]),
                 size_bytes=r["size_bytes"],
-            )
-            for r in rows
-        ]
+                description=pack.get("description"),
+                is_pack=bool(pack.get("system_prompt") or pack.get("scenarios")),
+            ))
+        return entries
 
     def get(self, name: str) -> ModelEntry:
         for entry in self.list():
@@ -123,7 +133,25 @@ class ModelRegistry:
                 )
         finally:
             con.close()
+        self._install_pack(name, info.path)
         return self.get(name)
+
+    def _install_pack(self, name: str, path: Path) -> None:
+        """Unpack a model pack's system prompt, description and scenarios (packs.py); a
+        pack that cannot be unpacked is not registered either."""
+        from . import packs
+
+        try:
+            packs.install(self.paths, name, path)
+        except (packs.PackError, OSError) as exc:
+            con = self._con()
+            try:
+                with con:
+                    con.execute("DELETE FROM models WHERE name=?", (name,))
+            finally:
+                con.close()
+            packs.uninstall(self.paths, name)
+            raise RegistryError(f"{path}: model pack not installed ({exc})") from None
 
     def remove(self, name: str) -> None:
         if name == defaults.CHAT_NAME:
@@ -136,3 +164,6 @@ class ModelRegistry:
             con.close()
         if cur.rowcount == 0:
             raise RegistryError(f"no model named {name!r}; see `teachbot models list`")
+        from . import packs
+
+        packs.uninstall(self.paths, name)

@@ -3,12 +3,17 @@ with its own TEACHBOT_HOME."""
 
 from __future__ import annotations
 
+import _socket
+import contextlib
+import io
 import os
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -35,6 +40,20 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         return real(self, address)  # type: ignore[arg-type]
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def loopback_only(no_network: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Allow connections to 127.0.0.1 (the stand-in Hub) and still refuse everything else."""
+
+    def loopback(self: socket.socket, address: object) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0] if isinstance(address, tuple) else address
+            if host not in ("127.0.0.1", "::1"):
+                raise NetworkAttempt(f"network connection to {address!r} attempted in a test")
+        return _socket.socket.connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", loopback)
 
 
 @pytest.fixture
@@ -68,6 +87,29 @@ def run_cli(home: Path, *args: str, check: bool = False, timeout: float = 300,
         raise AssertionError(f"{prog} {' '.join(args)} failed ({proc.returncode}):\n"
                              f"{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+@dataclass
+class CommandResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def run_main(*args: str) -> CommandResult:
+    """Run ``teachbot ARGS`` in this process through the real entry point (so errors are
+    reported as the command reports them), capturing what it prints."""
+    from teachbot_tui.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code: int = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            mock.patch.object(sys, "argv", ["teachbot", *args]):
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return CommandResult(code, out.getvalue(), err.getvalue())
 
 
 def can_unshare_net() -> bool:

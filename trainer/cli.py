@@ -45,6 +45,9 @@ USER_ERRORS = [
     ("teachbot_tui.config", "ConfigError"),
     ("teachbot_tui.engine.base", "EngineError"),
     ("teachbot_tui.practice.scenarios", "ScenarioError"),
+    ("teachbot_tui.packs", "PackError"),
+    ("teachbot_tui.hub", "HubError"),
+    ("teachbot_tui.catalog", "CatalogError"),
 ]
 
 
@@ -94,6 +97,15 @@ def _console(stderr: bool = False):  # type: ignore[no-untyped-def]
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
+def _resolve_base(base: str) -> str:
+    """Catalog names and Hub repo ids -> a local folder, downloaded on request (see
+    teachbot_tui/bases.py; under torchrun only rank 0 downloads)."""
+    from teachbot_tui import bases
+
+    return bases.resolve(base, say=lambda msg: print(msg, file=sys.stderr, flush=True),
+                         download=_rank0())
+
+
 # --- prepare -----------------------------------------------------------------------------------
 
 
@@ -122,6 +134,7 @@ def prepare(
 
     if base is not None:
         offline.enforce()
+        base = _resolve_base(base)
     report = run_prepare(inputs, out, val_fraction=val_fraction, seed=seed, max_tokens=max_tokens,
                          base=base, skip_invalid=skip_invalid)
     if as_json:
@@ -175,7 +188,8 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: adapter/, checkpoints/, run.json.")],
     base: Annotated[str, typer.Option(
         help="Base model: a Hugging Face folder (Llama, Mistral, Qwen2/3, Gemma 2/3, Phi-3, ...), a .gguf, "
-        "or 'default' (the bundled SmolLM2).")] = "default",
+        "'default' (the bundled SmolLM2), a catalog name (`teachbot models catalog`) or a Hub repo id, "
+        "downloaded once on request.")] = "default",
     epochs: Annotated[float, typer.Option(help="Passes over the training data (ignored with --max-steps).")] = 3.0,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
     lr: Annotated[float, typer.Option(help="Peak learning rate (warmup, then cosine decay).")] = 2e-4,
@@ -210,6 +224,8 @@ def train(
     offline.enforce()
     from trainer.train import TrainConfig
     from trainer.train import train as run_train
+
+    base = _resolve_base(base)
 
     cfg = TrainConfig(
         data=str(data), base=base, out=str(out), epochs=epochs, max_steps=max_steps, lr=lr,
@@ -250,20 +266,32 @@ def export(
         "--adapter", help="Write a GGUF LoRA adapter (for Llama(lora_path=...)) instead of a merged model.")] = False,
     verify: Annotated[bool, typer.Option(
         "--verify/--no-verify", help="Check the GGUF against transformers on sample prompts.")] = True,
+    description: Annotated[str | None, typer.Option(
+        help="A short description teachers see when they add the model (stored in the GGUF).")] = None,
+    scenarios: Annotated[Path | None, typer.Option(
+        help="A folder of practice scenarios to ship inside the GGUF (validated first).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Merge the adapter into the base and write a quantized GGUF (or write the adapter alone).
 
     The GGUF is written by llama.cpp's own converter (the version of the installed llama-cpp-python) and quantized by llama.cpp; then checked against transformers.
+
+    The merged GGUF is a model pack: it also carries the system prompt the run was trained with, and --description and --scenarios when given; `teachbot models add` installs them.
     """  # noqa: E501 (one paragraph per line: the help reflows it)
     offline.enforce()
+    from teachbot_tui import packs
     from trainer.export import export_run
+
+    if scenarios is not None:
+        packs.collect_scenarios(scenarios)  # a bad scenario fails now, not after the export
 
     def say(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
     report = export_run(run, out, quant=quant, adapter=adapter, verify=verify, progress=say)
     d = report.as_dict()
+    if not adapter:  # model pack metadata (teachbot_tui/packs.py)
+        d["pack"] = packs.pack_export(run, report.out, description, scenarios)
     if as_json:
         print(json.dumps(d, indent=2, default=str))
         return

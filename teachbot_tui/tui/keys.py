@@ -142,6 +142,12 @@ KEYS: tuple[KeyAction, ...] = (
               "Save the settings to config.toml and apply them.", "settings"),
     KeyAction("add_model", "ctrl+o", "add_model", "Add model",
               "Register the GGUF file typed in the model path box.", "settings"),
+    KeyAction("pull_model", "ctrl+d", "pull_model", "Download",
+              "Download the model selected in the catalog and switch to it.", "settings",
+              show=False),
+    KeyAction("cancel_pull", "escape", "cancel_pull", "Cancel download",
+              "Stop the download; the part already fetched is kept for next time.",
+              "settings", show=False),
     # Practice
     KeyAction("practice_start", "ctrl+n", "start_session", "Start",
               "Start a practice session with the highlighted scenario.", "practice"),

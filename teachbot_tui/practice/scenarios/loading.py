@@ -216,6 +216,7 @@ def load_all(user_dir: Path | None) -> tuple[list[Scenario], list[ScenarioError]
     still load.
     """
     scenarios = load_bank()
+    scenarios += _pack_scenarios(scenarios)
     if user_dir is None or str(user_dir) == "":
         return scenarios, []
     user_dir = Path(user_dir).expanduser()
@@ -235,3 +236,29 @@ def load_all(user_dir: Path | None) -> tuple[list[Scenario], list[ScenarioError]
         else:
             scenarios.append(scenario)
     return scenarios, errors
+
+
+PACK_SOURCE = "pack:"  # a pack's scenarios show as source "pack:MODEL"
+
+
+def _pack_scenarios(known: list[Scenario]) -> list[Scenario]:
+    """Valid scenarios of every installed model pack (``DATA/packs/NAME/scenarios``, written
+    by teachbot_tui/packs.py) whose ids are not known yet; problems were shown when the pack
+    was added."""
+    from ...paths import Paths
+
+    root = Paths.from_env().data_dir / "packs"
+    if not root.is_dir():
+        return []
+    found: list[Scenario] = []
+    seen = {s.id for s in known}
+    for folder in sorted(p for p in root.iterdir() if (p / "scenarios").is_dir()):
+        files = sorted((folder / "scenarios").iterdir())
+        if not files:
+            continue
+        scenarios, _problems = load_files(files, source=PACK_SOURCE + folder.name)
+        for s in scenarios:
+            if s.id not in seen:
+                seen.add(s.id)
+                found.append(s)
+    return found

@@ -1,13 +1,19 @@
-"""Models & settings: pick or add a model, tune answers and retrieval, pick a theme.
+"""Models & settings: pick, add or download a model, tune answers and retrieval, pick a theme.
 
 Everything is saved to config.toml through ``config.save`` (only what changed, so an
 environment override is never written to the file) and applied at once: a new model or
 context size reloads the model in the background.
+
+The catalog (``teachbot_tui/catalog.py``) is listed with a verdict for this machine; the
+selected entry downloads with a progress bar (Esc cancels and keeps the partial file for next
+time) and becomes the model in use when done.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -17,7 +23,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, Input, Select, Static, TextArea
+from textual.widgets import Button, DataTable, Input, ProgressBar, Select, Static, TextArea
 
 from ...config import RETRIEVAL_MODES, ConfigError, Settings
 from ..keys import bindings
@@ -40,6 +46,15 @@ FIELDS: dict[str, tuple[str, str]] = {
     "retrieval_k": ("Passages per answer", "how many passages from your documents are used"),
     "retrieval_threshold": ("Relevance threshold", "0..1; passages less similar are left out"),
 }
+
+
+class PullCancelled(Exception):
+    """Raised from the download's progress callback when the person cancels."""
+
+
+def cell(text: object) -> Text:
+    """A DataTable cell that is always literal text (DataTable parses str as markup)."""
+    return Text(safe_line(text), no_wrap=True, overflow="ellipsis")
 
 
 def model_label(entry: Any) -> Text:
@@ -96,6 +111,19 @@ class SettingsScreen(Screen[None]):
                 value = s.theme if s.theme in themes else self.app.theme
                 yield Select[str]([(Text(t), t) for t in themes], value=value,
                                   allow_blank=False, id="theme")
+            yield Static(Content.styled("Download a model", "bold $accent"), classes="section")
+            yield Static(Content(
+                "Recommended models, with a verdict for this machine (its memory and the "
+                "default model's speed, scaled by size). Select one and press Ctrl+D to "
+                "download it and switch to it (Esc cancels; a later download resumes). This is "
+                "the only time teachbot uses the network."), id="catalog-hint")
+            yield DataTable(id="catalog-table", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="pull-progress"):
+                yield ProgressBar(total=None, show_eta=True, id="pull-bar")
+                yield Static("", id="pull-status")
+                yield Button("Cancel", id="cancel-pull", variant="error", compact=True)
+            with Horizontal(classes="field"):
+                yield Button("Download selected", id="pull-model", compact=True)
             with Horizontal(id="settings-actions"):
                 yield Button("Save", id="save", variant="primary", compact=True)
                 yield Static("", id="settings-message")
@@ -110,7 +138,13 @@ class SettingsScreen(Screen[None]):
             yield Static(Content(hint), classes="hint")
 
     def on_mount(self) -> None:
+        self.pull_cancel: threading.Event | None = None
+        self.query_one("#pull-progress").display = False
+        table = self.query_one("#catalog-table", DataTable)
+        table.add_columns("Model", "Params", "File", "RAM 4k", "Est. writing", "Verdict",
+                          "Licence")
         self.load_models()
+        self.load_catalog()
 
     def on_screen_resume(self) -> None:
         self.tapp.refresh_status()
@@ -181,6 +215,130 @@ class SettingsScreen(Screen[None]):
         self.query_one("#model-name", Input).value = ""
         self.show_message(f"Added model {name}. Save to use it.")
         self.load_models(select=name)
+
+    # -- catalog and downloads ---------------------------------------------------------------
+    @work(thread=True, group="catalog", exclusive=True, exit_on_error=False)
+    def load_catalog(self) -> None:
+        from ... import catalog
+
+        try:
+            # the speed measured by `teachbot models catalog` (cached); never measured here,
+            # where it would compete with the model loading
+            machine = catalog.this_machine(self.tapp.paths, self.tapp.settings.threads,
+                                           measure=False)
+            results = catalog.fits(machine)
+        except Exception as exc:  # noqa: BLE001 - shown as one line
+            from ..backend import one_line
+
+            self.app.call_from_thread(self.show_message, f"Catalog: {one_line(exc)}", True)
+            return
+        self.app.call_from_thread(self._fill_catalog, results, catalog.best_fit(results),
+                                  machine.measured)
+
+    def _fill_catalog(self, results: list[Any], best: Any, measured: bool) -> None:
+        if not measured:
+            self.query_one("#catalog-hint", Static).update(Content(
+                "Recommended models. Speeds are the documented figures for a 2-core laptop: run "
+                "`teachbot models catalog` once to measure this machine. Select one and press "
+                "Ctrl+D to download it and switch to it (Esc cancels). This is the only time "
+                "teachbot uses the network."))
+        table = self.query_one("#catalog-table", DataTable)
+        table.clear()
+        for f in results:
+            e = f.entry
+            verdict = f.verdict + (" (best)" if best is not None and f is best else "")
+            table.add_row(cell(e.title), cell(f"{e.parameters_b:.1f}B"),
+                          cell(f"{e.file_size_bytes / 1e9:.1f} GB"), cell(f"{e.ram_4k_gb} GB"),
+                          cell(f"{f.decode_tps:.1f} tok/s"), cell(verdict), cell(e.licence),
+                          key=e.name)
+        if best is not None:
+            with contextlib.suppress(Exception):
+                table.move_cursor(row=table.get_row_index(best.entry.name))
+
+    def selected_catalog_name(self) -> str | None:
+        table = self.query_one("#catalog-table", DataTable)
+        if not table.row_count:
+            return None
+        with contextlib.suppress(Exception):
+            key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+            return str(key.value)
+        return None
+
+    @on(Button.Pressed, "#pull-model")
+    def _on_pull(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_pull_model()
+
+    @on(Button.Pressed, "#cancel-pull")
+    def _on_cancel_pull(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_cancel_pull()
+
+    def action_pull_model(self) -> None:
+        if self.pull_cancel is not None:
+            self.show_message("A download is already running (Esc cancels it).")
+            return
+        name = self.selected_catalog_name()
+        if name is None:
+            self.show_message("Select a model in the catalog first.")
+            return
+        self.pull_cancel = threading.Event()
+        self.query_one("#pull-progress").display = True
+        self.query_one("#pull-bar", ProgressBar).update(total=None, progress=0)
+        self.query_one("#pull-status", Static).update(Content(f"{name}: asking the Hub…"))
+        self.pull(name, self.pull_cancel)
+
+    def action_cancel_pull(self) -> None:
+        if self.pull_cancel is not None:
+            self.pull_cancel.set()
+            self.query_one("#pull-status", Static).update(Content("cancelling…"))
+
+    @work(thread=True, group="pull", exclusive=True, exit_on_error=False)
+    def pull(self, name: str, cancel: threading.Event) -> None:
+        from ...models_cli import pull_model
+
+        last = [0.0]
+
+        def progress(done: int, total: int | None) -> None:
+            if cancel.is_set():
+                raise PullCancelled
+            now = time.monotonic()
+            if now - last[0] >= 0.1 or (total and done >= total):
+                last[0] = now
+                self.app.call_from_thread(self._pull_progress, name, done, total)
+
+        try:
+            entry = pull_model(name, use=True, progress=progress, paths=self.tapp.paths)
+        except PullCancelled:
+            self.app.call_from_thread(self._pull_done, None,
+                                      f"Download of {name} cancelled; pulling it again "
+                                      "resumes where it stopped.", False)
+            return
+        except Exception as exc:  # noqa: BLE001 - every failure is one line here
+            from ..backend import one_line
+
+            self.app.call_from_thread(self._pull_done, None, one_line(exc), True)
+            return
+        self.app.call_from_thread(self._pull_done, entry.name, "", False)
+
+    def _pull_progress(self, name: str, done: int, total: int | None) -> None:
+        self.query_one("#pull-bar", ProgressBar).update(total=total, progress=done)
+        size = f" of {total / 1e9:.2f} GB" if total else ""
+        self.query_one("#pull-status", Static).update(
+            Content(safe_line(f"{name}: {done / 1e9:.2f} GB{size}")))
+
+    def _pull_done(self, name: str | None, text: str, error: bool) -> None:
+        from ... import config
+
+        self.pull_cancel = None
+        self.query_one("#pull-progress").display = False
+        if name is None:
+            self.show_message(text, error)
+            return
+        new = config.load(self.tapp.paths)
+        self.tapp.apply_settings(new)
+        self.load_models(select=name)
+        self.show_message(f"Downloaded {name}; now using it (the model is loading).")
 
     # -- saving ----------------------------------------------------------------------------
     def form_values(self) -> dict[str, Any]:
