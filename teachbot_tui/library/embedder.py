@@ -3,7 +3,8 @@
 :class:`Embedder` (what the app and the library use) runs the model folder with ONNX Runtime
 (:mod:`.onnx_model`): no torch, transformers or sentence-transformers in the process. The ONNX
 file is exported from the folder once (:mod:`.onnx_export`, in a subprocess: at set-up, or on
-first use) and kept under the cache directory, keyed by the embedder's fingerprint.
+first use) and kept, named by the embedder's fingerprint, in the installation's
+``share/teachbot/onnx`` (or, where that is read-only, the cache directory's ``onnx/``).
 ``embedder_torch.TorchEmbedder`` is the sentence-transformers reference (benchmarks, tests).
 
 Vectors are float32 and L2-normalized, so inner product is cosine. ``model_id`` (the
@@ -148,15 +149,18 @@ class Embedder(CachedEncoder):
         self._pool: ThreadPoolExecutor | None = None
 
     @classmethod
-    def default_for_setup(cls) -> Embedder:
+    def default_for_setup(cls, quantize: str = DEFAULT_QUANTIZE) -> Embedder:
         from .. import defaults
 
-        return cls(defaults.embedder_path())
+        return cls(defaults.embedder_path(), quantize=quantize)
 
     # -- loading -------------------------------------------------------------------------
     def onnx_roots(self) -> list[Path]:
-        """Where exports are looked for (the first is where a new one is written): this
-        cache directory's ``onnx/``, then the installation's set-up folder."""
+        """Where exports are looked for; the first is where a new one is written. An export
+        depends only on the model folder and the recipe (both in its name), so it goes to
+        the installation's folder (``<prefix>/share/teachbot/onnx``: set-up writes there, and
+        every TEACHBOT_HOME finds it) where that is writable, else to the cache directory's
+        ``onnx/``."""
         from .onnx_export import shared_dir
 
         if self._onnx_roots is not None:
@@ -167,7 +171,11 @@ class Embedder(CachedEncoder):
             from ..paths import Paths
 
             cache_dir = Paths.from_env().cache_dir
-        return [cache_dir / "onnx", shared_dir()]
+        shared = shared_dir()
+        existing = next(p for p in (shared, *shared.parents) if p.exists())
+        if os.access(existing, os.W_OK):
+            return [shared, cache_dir / "onnx"]
+        return [cache_dir / "onnx", shared]
 
     def export_dir(self, roots: list[Path] | None = None) -> Path:
         """The folder of this embedder's ONNX export, exporting it first if need be."""

@@ -11,7 +11,7 @@ weights are quantized dynamically. Before the result is kept, it is checked agai
 model on a few sentences; the figures go into ``export.json`` beside the model.
 
     python -m teachbot_tui.library.onnx_export --model DIR --out DIR [--quantize int8|fp32]
-    python -m teachbot_tui.library.onnx_export --setup     # the default embedder, for set-up
+    python -m teachbot_tui.library.onnx_export --setup     # the default embedder, at set-up
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.setup:
             from .embedder import Embedder
 
-            emb = Embedder.default_for_setup()
+            emb = Embedder.default_for_setup(args.quantize)
             folder = emb.export_dir(roots=[shared_dir()])
             print(f"onnx export: {folder}", file=sys.stderr)
             return 0
