@@ -106,6 +106,7 @@ class OnnxSentenceModel:
         self.session = ort.InferenceSession(str(onnx_path), opts,
                                             providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in self.session.get_inputs()]
+        _release_free_heap()
 
     @property
     def dim(self) -> int:
@@ -171,3 +172,13 @@ class OnnxSentenceModel:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self.run(self.tokenize(texts))
+
+
+def _release_free_heap() -> None:
+    """Hand the heap that building the session freed back to the system (glibc keeps it
+    otherwise: about 10 MB of the app's resident memory). A no-op elsewhere."""
+    import contextlib
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
