@@ -91,7 +91,8 @@ def ensure_exported(model: Path, key: str, quantize: str, roots: list[Path],
         found = find_export(key, roots)
         if found is not None:
             return found
-        cmd = [sys.executable, "-m", "teachbot_tui.library.onnx_export", "--model", str(model),
+        # -P: the working directory is not put on sys.path (only the installed teachbot runs)
+        cmd = [sys.executable, "-P", "-m", "teachbot_tui.library.onnx_export", "--model", str(model),
                "--out", str(target), "--quantize", quantize]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
