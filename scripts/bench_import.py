@@ -77,6 +77,44 @@ def embedded_texts(con) -> list[str]:  # type: ignore[no-untyped-def]
         "SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id=c.document_id ORDER BY c.id")]
 
 
+def threads_sweep(emb, texts: list[str], runs: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Batch encode chunks/s for (parallel runs x ONNX Runtime threads per run) layouts, and
+    single-query p50 ms for 1 and 2 threads, interleaved; each layout is its own session."""
+    from teachbot_tui.library import embedder as emb_mod
+    from teachbot_tui.library.onnx_model import OnnxSentenceModel
+
+    folder = emb.export_dir()
+    sessions = {t: OnnxSentenceModel(emb.model_path, folder / "model.onnx", threads=t)
+                for t in (1, 2)}
+    layouts = {"runs2_threads1": (2, 1), "runs1_threads2": (1, 2), "runs1_threads1": (1, 1)}
+    rates: dict[str, list[float]] = {k: [] for k in layouts}
+    queries = _bench.teacher_questions(60, seed=5)
+    lat: dict[int, list[float]] = {1: [], 2: []}
+    saved = emb._model, emb_mod.BATCH_WORKERS
+    try:
+        for run in range(runs):
+            for name in (layouts if run % 2 == 0 else list(reversed(layouts))):
+                workers, threads = layouts[name]
+                emb._model, emb_mod.BATCH_WORKERS = sessions[threads], workers
+                if emb._pool is not None:
+                    emb._pool.shutdown()
+                    emb._pool = None
+                t = time.perf_counter()
+                emb.encode_uncached(texts)
+                rates[name].append(len(texts) / (time.perf_counter() - t))
+        for i, q in enumerate(queries):
+            for threads in ((1, 2) if i % 2 == 0 else (2, 1)):
+                t = time.perf_counter()
+                sessions[threads].embed([q])
+                lat[threads].append((time.perf_counter() - t) * 1000)
+    finally:
+        emb._model, emb_mod.BATCH_WORKERS = saved
+    out = {f"{k}_chunks_per_s": r(median(v), 1) for k, v in rates.items()}
+    out.update({f"query_threads{t}_p50_ms": r(median(v), 2) for t, v in lat.items()})
+    log(f"threads sweep: {out}")
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -87,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="tiny files for the unchanged re-import part (0 to skip)")
     ap.add_argument("--quantize", default="int8", choices=["int8", "fp32"],
                     help="the ONNX embedder's weights (the app's default: int8)")
+    ap.add_argument("--threads-sweep", action="store_true",
+                    help="also time the ONNX embedder's thread layouts on 256 of the same "
+                         "texts: runs x threads per run for a batch encode, threads for one "
+                         "query")
     args, home = _bench.parse_args(ap, argv)
 
     from teachbot_tui import config, defaults
@@ -169,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
         "throughput_ratios": [r(x, 3) for x in ratios],
         "speedup_vs_torch_import": r(median(speedups), 3),
     }
+
+    if args.threads_sweep and texts:
+        result["threads_sweep"] = threads_sweep(emb, texts[:256], 2)
 
     if args.reimport_files:
         tiny = home / "tiny"
