@@ -69,12 +69,10 @@ def test_onnx_vectors_match_sentence_transformers(quantize: str, reference: obje
     else:
         assert cos.min() >= INT8_MIN_COSINE and cos.mean() >= INT8_MEAN_COSINE, \
             (cos.min(), cos.mean())
-    # one text alone (the query path) gives the vector it gets in a batch; with int8, nearly:
-    # dynamic quantization scales activations per batch, so batch-mates move a vector a little
+    # one text alone (the query path) gives the vector it gets among others: each text is
+    # its own run, so int8 activation scales do not depend on batch-mates
     alone = np.stack([emb.encode_query(texts[i]) for i in range(0, len(texts), 10)])
-    same = (alone * got[::10]).sum(axis=1)
-    print(f"{quantize}: alone vs in a batch, cosine min {same.min():.5f}")
-    assert same.min() >= (0.98 if quantize == "int8" else 0.99999), same.min()
+    assert np.allclose(alone, got[::10], atol=1e-6)
     # token counts (what chunking sizes passages by) are the reference tokenizer's, untruncated
     counts = [emb.count_tokens(t) for t in texts]
     assert counts == [reference.count_tokens(t) for t in texts]  # type: ignore[attr-defined]

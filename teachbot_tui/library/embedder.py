@@ -32,13 +32,10 @@ from .. import offline
 # vectors at cosine >= 0.98 of sentence-transformers' (docs/retrieval.md)
 DEFAULT_QUANTIZE = "int8"
 # ONNX Runtime threads per run, and runs in parallel for a batch encode: one thread per run
-# and one run per core measured fastest on 2 cores, for single queries and for imports
-# (docs/benchmarks.md); a single query never waits on a second thread
+# and one run per core (bench_import.py --threads-sweep, docs/benchmarks.md); a single
+# query runs on the calling thread and never waits on a second one
 RUN_THREADS = 1
 BATCH_WORKERS = max(1, min(4, os.cpu_count() or 1))
-# padded tokens (texts x longest text) per run: bounds a run's activations (attention is
-# texts x heads x tokens^2) to tens of MB, whatever the batch size
-MAX_BATCH_TOKENS = 4096
 
 
 def text_key(text: str) -> bytes:
@@ -230,36 +227,28 @@ class Embedder(CachedEncoder):
 
     # -- encoding ------------------------------------------------------------------------
     def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
-        """Texts sorted by token count (little padding), cut into batches of at most
-        ``batch_size`` texts and ``MAX_BATCH_TOKENS`` padded tokens, the batches run in
-        parallel (one per core)."""
+        """One ONNX Runtime run per text, ``BATCH_WORKERS`` runs at a time. int8 activations
+        are quantized with one scale per run, so in a padded batch a text's vector would
+        depend on its batch-mates; alone it is the same in any batch, and the same as the
+        query path gives. Without padding it also measured faster than batches of 64."""
         model = self.model
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         encodings = model.encodings(texts)
-        order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
-        batches: list[list[int]] = []
-        for i in order:  # longest first: a batch's first text sets its width
-            batch = batches[-1] if batches else None
-            if batch is None or len(batch) >= self.batch_size or \
-                    (len(batch) + 1) * len(encodings[batch[0]].ids) > MAX_BATCH_TOKENS:
-                batches.append([i])
-            else:
-                batch.append(i)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
 
-        def run(batch: list[int]) -> None:
-            out[batch] = model.run(model.pad([encodings[i] for i in batch]))
+        def run(i: int) -> None:
+            out[i] = model.run(model.pad([encodings[i]]))[0]
 
-        if len(batches) == 1 or BATCH_WORKERS == 1:
-            for batch in batches:
-                run(batch)
+        if len(texts) == 1 or BATCH_WORKERS == 1:
+            for i in range(len(texts)):
+                run(i)
         else:
             with self._lock:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(BATCH_WORKERS,
                                                     thread_name_prefix="teachbot-embed")
-            list(self._pool.map(run, batches))
+            list(self._pool.map(run, range(len(texts))))
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
