@@ -60,6 +60,24 @@ def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> tuple[arg
     return args, home
 
 
+EMBEDDERS = ("onnx", "onnx-fp32", "torch")
+
+
+def make_embedder(kind: str, paths: Any) -> Any:
+    """The app's ONNX embedder (``onnx``: int8, ``onnx-fp32``) or the sentence-transformers
+    reference (``torch``), for the default model, caching under ``paths``."""
+    from teachbot_tui import defaults
+
+    if kind == "torch":
+        from teachbot_tui.library.embedder_torch import TorchEmbedder
+
+        return TorchEmbedder(defaults.embedder_path(), paths.embedding_cache)
+    from teachbot_tui.library.embedder import Embedder
+
+    return Embedder(defaults.embedder_path(), paths.embedding_cache,
+                    quantize="fp32" if kind == "onnx-fp32" else "int8")
+
+
 def log(*parts: object) -> None:
     print(*parts, file=sys.stderr, flush=True)
 

@@ -9,9 +9,12 @@ those sentences, with the normalized mean of their vectors plus small noise as i
 inserted in bulk into SQLite (FTS5 via the schema's triggers) and the vectors go into hnswlib
 through ``VectorIndex``; every search then goes through the real ``Library.search``.
 
-Queries are teacher questions generated from the same vocabulary, embedded for real. Modes
-are interleaved query by query. Recall compares ``VectorIndex.query`` (the app's ef) with an
-exact inner-product search over the same normalized vectors.
+Queries are teacher questions generated from the same vocabulary, embedded for real by the
+app's embedder (ONNX Runtime). Modes are interleaved query by query. The query embedding is
+also timed with the sentence-transformers (torch) reference in the same run (``embed_torch``,
+diagnostic: the app does not use it; ``--no-torch`` skips it). Recall compares
+``VectorIndex.query`` (the app's ef) with an exact inner-product search over the same
+normalized vectors.
 
     .venv/bin/python scripts/bench_retrieval.py --chunks 100000 --queries 200 --json
 
@@ -43,9 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--ef-sweep", default="16,32,64,128,256",
                     help="hnswlib ef values to report recall/latency for ('' for none)")
-    ap.add_argument("--build-threads", type=int, default=1,
-                    help="torch threads while embedding the pool (build only; 1 is fastest "
-                         "on a loaded 2-core machine); 0 = torch's default")
+    ap.add_argument("--no-torch", action="store_true",
+                    help="skip timing the sentence-transformers reference query embedding")
     args, _home = _bench.parse_args(ap, argv)
 
     import numpy as np
@@ -59,20 +61,21 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = config.load()
     lib = Library(Paths.from_env(), settings)
-    import torch
-
-    default_threads = torch.get_num_threads()
-    if args.build_threads:
-        torch.set_num_threads(args.build_threads)
     built = _bench.build_large_library(lib, args.chunks, n_unique=args.unique,
                                        embed_all=args.embed_all)
-    torch.set_num_threads(default_threads)
     vecs, ids = built.pop("vectors"), built.pop("ids")
     built.pop("texts")
     log(f"built: {built}")
 
     queries = _bench.teacher_questions(args.queries, seed=1)
     emb = lib.embedder
+    ref = None
+    if not args.no_torch:
+        from teachbot_tui import defaults
+        from teachbot_tui.library.embedder_torch import TorchEmbedder
+
+        ref = TorchEmbedder(defaults.embedder_path())
+        ref.encode_query(queries[0])  # load + warm
     # warm up: model, index load, SQLite page cache
     for q in queries[:5]:
         for mode in ("hybrid", "vector"):
@@ -82,13 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     threshold = settings.retrieval_threshold
     cases = {"hybrid": dict(mode="hybrid"), "vector": dict(mode="vector"),
              "keyword": dict(mode="keyword"),
-             "hybrid_threshold": dict(mode="hybrid", threshold=threshold),
-             # the same hybrid search with torch limited to one thread (diagnostic: the
-             # query embedding suffers badly from OpenMP oversubscription on a loaded box)
-             "hybrid_torch1": dict(mode="hybrid")}
+             "hybrid_threshold": dict(mode="hybrid", threshold=threshold)}
     lat: dict[str, list[float]] = {c: [] for c in cases}
     parts: dict[str, list[float]] = {p: [] for p in
-                                     ("embed", "embed_torch1", "ann", "keyword_plan", "fts",
+                                     ("embed", "embed_torch", "ann", "keyword_plan", "fts",
                                       "fts_all_words", "count", "fetch")}
     recall_ann, recall_fetch = [], []
     hits_returned: dict[str, list[int]] = {c: [] for c in cases}
@@ -98,22 +98,18 @@ def main(argv: list[str] | None = None) -> int:
     for qi, q in enumerate(queries):
         order = list(cases) if qi % 2 == 0 else list(reversed(cases))
         for c in order:
-            if c == "hybrid_torch1":
-                torch.set_num_threads(1)
             t = time.perf_counter()
             hits = lib.search(q, k=k, **cases[c])
             lat[c].append((time.perf_counter() - t) * 1000)
-            torch.set_num_threads(default_threads)
             hits_returned[c].append(len(hits))
         # the pieces of one hybrid search, timed one by one
         t = time.perf_counter()
         qv = emb.encode_query(q)
         parts["embed"].append((time.perf_counter() - t) * 1000)
-        torch.set_num_threads(1)
-        t = time.perf_counter()
-        emb.encode_query(q)
-        parts["embed_torch1"].append((time.perf_counter() - t) * 1000)
-        torch.set_num_threads(default_threads)
+        if ref is not None:
+            t = time.perf_counter()
+            ref.encode_query(q)
+            parts["embed_torch"].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         found = index.query(qv, fetch)
         parts["ann"].append((time.perf_counter() - t) * 1000)
@@ -180,11 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         "hybrid_threshold_p50_ms": r(median(lat["hybrid_threshold"]), 2),
         "hybrid_threshold_p99_ms": r(pct(lat["hybrid_threshold"], 99), 2),
         "hybrid_threshold_hits_p50": median(hits_returned["hybrid_threshold"]),
-        "torch_threads": default_threads,
-        "hybrid_torch1_p50_ms": r(median(lat["hybrid_torch1"]), 2),
-        "hybrid_torch1_p99_ms": r(pct(lat["hybrid_torch1"], 99), 2),
-        "parts_p50_ms": {p: r(median(v), 3) for p, v in parts.items()},
-        "parts_p99_ms": {p: r(pct(v, 99), 3) for p, v in parts.items()},
+        "embedder": emb.model_id,
+        "parts_p50_ms": {p: r(median(v), 3) for p, v in parts.items() if v},
+        "parts_p99_ms": {p: r(pct(v, 99), 3) for p, v in parts.items() if v},
         "ef_sweep": sweep,
         "build": built,
         "machine": _bench.machine(),

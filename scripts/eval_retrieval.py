@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", action="store_true",
                     help="also score fusion variants (RRF k, keyword weight, coverage power) computed here "
                          "from the same vector and BM25 rankings (library code unchanged)")
+    ap.add_argument("--embedder", default="onnx", choices=list(_bench.EMBEDDERS),
+                    help="onnx: the app's (ONNX Runtime, int8); onnx-fp32: unquantized; "
+                         "torch: the sentence-transformers reference")
     args, home = _bench.parse_args(ap, argv)
 
     from teachbot_tui import config
@@ -194,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
         (docs_dir / f"{name}.txt").write_text(body, encoding="utf-8")
 
     settings = config.load()
-    lib = Library(Paths.from_env(), settings)
+    paths = Paths.from_env()
+    lib = Library(paths, settings, embedder=_bench.make_embedder(args.embedder, paths))
     t = time.perf_counter()
     report = lib.import_paths([docs_dir])
     import_s = time.perf_counter() - t
@@ -267,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         "queries": len(queries),
         "k": k,
         "mode": args.mode,
+        "embedder": args.embedder,
+        "embedder_id": lib.embedder.model_id,
         "ndcg@10": first["ndcg@10"],
         "recall@10": first["recall@10"],
         "mrr@10": first["mrr@10"],

@@ -1,20 +1,41 @@
 """Sentence embeddings for chunks and queries, with a content-hash cache.
 
-sentence-transformers (and torch) are imported only when the first vector is needed: the
-import alone costs seconds. Vectors are float32 and L2-normalized, so inner product is cosine.
+:class:`Embedder` (what the app and the library use) runs the model folder with ONNX Runtime
+(:mod:`.onnx_model`): no torch, transformers or sentence-transformers in the process. The ONNX
+file is exported from the folder once (:mod:`.onnx_export`, in a subprocess: at set-up, or on
+first use) and kept, named by the embedder's fingerprint, in the installation's
+``share/teachbot/onnx`` (or, where that is read-only, the cache directory's ``onnx/``).
+``embedder_torch.TorchEmbedder`` is the sentence-transformers reference (benchmarks, tests).
+
+Vectors are float32 and L2-normalized, so inner product is cosine. ``model_id`` (the
+fingerprint the library stamps its vectors with) names the model folder, the runtime, the
+export recipe and the quantization: vectors of two embedders never mix.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 import sqlite3
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .. import offline
+
+# int8 dynamic quantization: nDCG@10 on both BEIR sets within 0.005 of the torch embedder,
+# vectors at cosine >= 0.98 of sentence-transformers' (docs/retrieval.md)
+DEFAULT_QUANTIZE = "int8"
+# ONNX Runtime threads per run, and runs in parallel for a batch encode: one thread per run
+# and one run per core (bench_import.py --threads-sweep, docs/benchmarks.md); a single
+# query runs on the calling thread and never waits on a second one
+RUN_THREADS = 1
+BATCH_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 def text_key(text: str) -> bytes:
@@ -37,13 +58,18 @@ def fingerprint(folder: Path) -> str:
     return f"{name}@{h.hexdigest()[:12]}"
 
 
-class Embedder:
+class CachedEncoder:
+    """The content-hash cache shared by every embedder: ``encode`` embeds each distinct
+    text once (now or in any earlier run with the same cache) through ``encode_uncached``."""
+
+    model_id: str
+    batch_size: int
+
     def __init__(self, model_path: Path, cache_path: Path | None = None,
                  batch_size: int = 64) -> None:
         self.model_path = Path(model_path)
+        self.cache_path = cache_path
         self.batch_size = batch_size
-        self._model = None
-        self._tokenizer = None
         self._lock = threading.Lock()
         self._cache: sqlite3.Connection | None = None
         if cache_path is not None:
@@ -54,69 +80,13 @@ class Embedder:
                 "CREATE TABLE IF NOT EXISTS vectors (model TEXT, key BLOB, vec BLOB,"
                 " PRIMARY KEY (model, key)) WITHOUT ROWID"
             )
-        self.model_id = fingerprint(self.model_path)
-
-    # -- loading -------------------------------------------------------------------------
-    @property
-    def model(self):  # type: ignore[no-untyped-def]
-        with self._lock:
-            if self._model is None:
-                offline.enforce()
-                from sentence_transformers import SentenceTransformer
-
-                if not (self.model_path / "config.json").exists() and not (
-                    self.model_path / "modules.json"
-                ).exists():
-                    from .types import LibraryError
-
-                    raise LibraryError(
-                        f"{self.model_path}: not a sentence-transformers model folder; "
-                        "set `embedder` in config.toml to a model folder"
-                    )
-                self._model = SentenceTransformer(str(self.model_path), device=_device())
-            return self._model
-
-    @property
-    def tokenizer(self):  # type: ignore[no-untyped-def]
-        if self._tokenizer is None:
-            if self._model is not None:
-                self._tokenizer = self._model.tokenizer
-            else:
-                offline.enforce()
-                from transformers import AutoTokenizer
-
-                self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
-        return self._tokenizer
-
-    @property
-    def max_seq_length(self) -> int:
-        if self._model is not None:
-            return int(self._model.max_seq_length)
-        cfg = self.model_path / "sentence_bert_config.json"
-        if cfg.exists():
-            import json
-
-            return int(json.loads(cfg.read_text()).get("max_seq_length", 256))
-        return 256
 
     @property
     def dim(self) -> int:
-        get = getattr(self.model, "get_embedding_dimension", None) or \
-            self.model.get_sentence_embedding_dimension
-        return int(get())
+        raise NotImplementedError
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
-    # -- encoding ------------------------------------------------------------------------
     def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self.model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
-        return np.asarray(vecs, dtype=np.float32)
+        raise NotImplementedError
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for texts; identical texts (now or in any earlier run) are embedded once."""
@@ -151,29 +121,142 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
 
-    def encode_query(self, text: str) -> np.ndarray:
-        """One short text: a single torch thread is faster than several (and far faster when
-        the cores are busy), so the thread count is lowered for the call."""
-        import torch
-
-        model = self.model
-        with self._lock:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                vec = model.encode([text], normalize_embeddings=True, convert_to_numpy=True,
-                                   show_progress_bar=False)
-            finally:
-                torch.set_num_threads(threads)
-        return np.asarray(vec, dtype=np.float32)[0]
-
     def close(self) -> None:
         if self._cache is not None:
             self._cache.close()
             self._cache = None
 
 
-def _device() -> str:
-    import torch
+class Embedder(CachedEncoder):
+    """A sentence-transformers model folder, run with ONNX Runtime."""
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    def __init__(self, model_path: Path, cache_path: Path | None = None,
+                 batch_size: int = 64, *, quantize: str = DEFAULT_QUANTIZE,
+                 onnx_roots: list[Path] | None = None) -> None:
+        from .onnx_export import EXPORT_RECIPE, QUANTIZATIONS
+
+        if quantize not in QUANTIZATIONS:
+            raise ValueError(f"quantize must be one of {QUANTIZATIONS}, not {quantize!r}")
+        super().__init__(model_path, cache_path, batch_size)
+        self.quantize = quantize
+        self.model_id = f"{fingerprint(self.model_path)}+onnx{EXPORT_RECIPE}-{quantize}"
+        self._onnx_roots = onnx_roots
+        self._model: Any = None
+        self._config: Any = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def default_for_setup(cls, quantize: str = DEFAULT_QUANTIZE) -> Embedder:
+        from .. import defaults
+
+        return cls(defaults.embedder_path(), quantize=quantize)
+
+    # -- loading -------------------------------------------------------------------------
+    def onnx_roots(self) -> list[Path]:
+        """Where exports are looked for; the first is where a new one is written. An export
+        depends only on the model folder and the recipe (both in its name), so it goes to
+        the installation's folder (``<prefix>/share/teachbot/onnx``: set-up writes there, and
+        every TEACHBOT_HOME finds it) where that is writable, else to the cache directory's
+        ``onnx/``."""
+        from .onnx_export import shared_dir
+
+        if self._onnx_roots is not None:
+            return list(self._onnx_roots)
+        if self.cache_path is not None:
+            cache_dir = self.cache_path.parent
+        else:
+            from ..paths import Paths
+
+            cache_dir = Paths.from_env().cache_dir
+        shared = shared_dir()
+        existing = next(p for p in (shared, *shared.parents) if p.exists())
+        if os.access(existing, os.W_OK):
+            return [shared, cache_dir / "onnx"]
+        return [cache_dir / "onnx", shared]
+
+    def export_dir(self, roots: list[Path] | None = None) -> Path:
+        """The folder of this embedder's ONNX export, exporting it first if need be."""
+        from .onnx_export import ExportError, ensure_exported
+        from .onnx_model import ModelFolderError, read_config
+        from .types import LibraryError
+
+        offline.enforce()
+        try:
+            read_config(self.model_path)
+            key = re.sub(r"[^A-Za-z0-9._@+-]", "_", self.model_id)
+            return ensure_exported(self.model_path, key, self.quantize,
+                                   roots or self.onnx_roots())
+        except (ExportError, ModelFolderError) as exc:
+            raise LibraryError(f"{exc}; set `embedder` in config.toml to a "
+                               "sentence-transformers model folder") from None
+
+    @property
+    def model(self) -> Any:
+        """The loaded :class:`.onnx_model.OnnxSentenceModel` (exported on first use)."""
+        with self._lock:
+            if self._model is None:
+                from .onnx_model import OnnxSentenceModel
+
+                folder = self.export_dir()
+                self._model = OnnxSentenceModel(self.model_path, folder / "model.onnx",
+                                                threads=RUN_THREADS)
+            return self._model
+
+    @property
+    def config(self) -> Any:
+        if self._config is None:
+            from .onnx_model import ModelFolderError, read_config
+            from .types import LibraryError
+
+            try:
+                self._config = read_config(self.model_path)
+            except ModelFolderError as exc:
+                raise LibraryError(str(exc)) from None
+        return self._config
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.config.max_seq_length)
+
+    @property
+    def dim(self) -> int:
+        return int(self.config.dim)
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.model.count_tokens(text))
+
+    # -- encoding ------------------------------------------------------------------------
+    def encode_uncached(self, texts: Sequence[str]) -> np.ndarray:
+        """One ONNX Runtime run per text, ``BATCH_WORKERS`` runs at a time. int8 activations
+        are quantized with one scale per run, so in a padded batch a text's vector would
+        depend on its batch-mates; alone it is the same in any batch, and the same as the
+        query path gives. Without padding it also measured faster than batches of 64."""
+        model = self.model
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        encodings = model.encodings(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+
+        def run(i: int) -> None:
+            out[i] = model.run(model.pad([encodings[i]]))[0]
+
+        if len(texts) == 1 or BATCH_WORKERS == 1:
+            for i in range(len(texts)):
+                run(i)
+        else:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(BATCH_WORKERS,
+                                                    thread_name_prefix="teachbot-embed")
+            list(self._pool.map(run, range(len(texts))))
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One short text, on the calling thread."""
+        return self.model.embed([text])[0]
+
+    def close(self) -> None:
+        super().close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None

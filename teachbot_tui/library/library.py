@@ -448,7 +448,7 @@ class Library:
 
     @_call
     def warm(self) -> None:
-        """Load the embedder now (sentence-transformers and torch: seconds) if there is
+        """Load the embedder now (ONNX Runtime: a fraction of a second) if there is
         anything to search, so the first search is as fast as the next."""
         if self.con.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None:
             _ = self.embedder.model

@@ -170,17 +170,15 @@ class TeachbotApp(App[None]):
             self.post_message(LibraryState(f"Library: {lib.error}"))
             return
         summary = self.library_summary()
-        self.post_message(LibraryState(f"{summary} · document search loads next"))
-        # one heavy load at a time: the embedder (torch) after the chat model
-        self.backend.engine.wait(timeout=600)
+        # the embedder (ONNX Runtime: a fraction of a second) loads beside the chat model
         self.post_message(LibraryState(f"{summary} · loading document search…"))
         self.backend.warm_embedder()
-        _preload_screens()
         if self.backend.embedder.error:
             self.post_message(LibraryState(
                 f"{summary} · document search unavailable: {self.backend.embedder.error}"))
         else:
             self.post_message(LibraryState(f"{summary} · search ready"))
+        _preload_screens()
 
     def library_summary(self) -> str:
         """One line about the library (call from a worker: it reads the library)."""

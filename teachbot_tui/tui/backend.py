@@ -2,7 +2,7 @@
 
 Everything here is plain, blocking Python, called from thread workers (toolong's shape).
 Nothing heavy is imported at module import: the engine (llama.cpp), the library (numpy,
-hnswlib) and the embedder (sentence-transformers, torch) are imported by the loaders, which
+hnswlib) and the embedder (ONNX Runtime, tokenizers) are imported by the loaders, which
 the app runs after its first paint.
 """
 
@@ -194,8 +194,8 @@ class Backend:
         self.library.finish(lib)
 
     def warm_embedder(self) -> None:
-        """Load the embedder (sentence-transformers + torch, seconds) so the first question
-        does not pay for it."""
+        """Load the embedder (ONNX Runtime: a fraction of a second; the first run after
+        set-up may export the model first) so the first question does not pay for it."""
         self.embedder.started = True
         lib = self.library.value
         if lib is None:
