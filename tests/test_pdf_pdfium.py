@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from teachbot_tui.library.formats import ParseError, parse_file
-from teachbot_tui.library.pdf_pdfium import parse_pdf
+from teachbot_tui.library.formats.pdfium import parse_pdf
 from tests.corpus import make_good_corpus, make_hostile_corpus
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"

@@ -12,14 +12,9 @@ from __future__ import annotations
 import re
 import threading
 
-from .parsers import (
-    _PDF_TITLE_NOISE,
-    ParsedDocument,
-    ParseError,
-    _Builder,
-    _pdf_paragraphs,
-    clean_inline,
-)
+from .core import Builder as _Builder
+from .core import ParsedDocument, ParseError, clean_inline
+from .pdf import _PDF_TITLE_NOISE, _pdf_paragraphs
 
 _LOCK = threading.Lock()
 MAX_OUTLINE = 5000
