@@ -9,6 +9,11 @@ with ``Library.import_paths`` into a fresh library; each query goes through
 ``Library.search`` (no threshold, so that ranking is measured on its own). Hits are mapped
 back to corpus ids by file name; repeated documents count once, in first-hit order.
 
+The queries are split once (fixed seed) into a tuning half and a held-out half: ``--tune``
+and the threshold sweep use the tuning half; the figures reported first (nDCG@k, recall@k,
+MRR@k, named by the actual k) are the held-out half's, and the tuning half's follow under
+``tuning_half``.
+
 Printed per mode: nDCG@k, recall@k and MRR@k. For the similarity threshold, the cosine
 scores of relevant and irrelevant hits are summarised, together with the top score of
 off-topic questions (``--offtopic``, built in), and a sweep shows for each threshold how many
@@ -120,6 +125,20 @@ def dist(xs: list[float]) -> dict[str, float]:
             "max": r(max(xs))}
 
 
+SPLIT_SEED = 20261130
+
+
+def split_queries(queries: dict) -> tuple[dict, dict]:
+    """(tuning half, held-out half) of the queries: a fixed-seed shuffle of their ids."""
+    import random
+
+    ids = sorted(queries)
+    random.Random(SPLIT_SEED).shuffle(ids)
+    half = len(ids) // 2
+    return ({q: queries[q] for q in sorted(ids[:half])},
+            {q: queries[q] for q in sorted(ids[half:])})
+
+
 def tune(lib, queries: dict, qrels: dict, by_name: dict, k: int) -> dict:  # type: ignore[no-untyped-def]
     """nDCG@k of fusion variants (RRF k x keyword weight x coverage power), computed the way
     ``Library.search`` fuses, from the library's own candidate lists of 50: hnswlib vectors
@@ -215,37 +234,44 @@ def main(argv: list[str] | None = None) -> int:
 
     modes = list(MODES) if args.mode == "all" else [args.mode]
     k = args.k
+    names = (f"ndcg@{k}", f"recall@{k}", f"mrr@{k}")
+    tuning, heldout = split_queries(queries)
+
+    def summary(rows: list[tuple[float, float, float]]) -> dict:
+        n = max(len(rows), 1)
+        return {name: r(sum(x[i] for x in rows) / n, 4) for i, name in enumerate(names)}
+
     results: dict[str, dict] = {}
+    tuning_results: dict[str, dict] = {}
     rel_scores, irr_scores, irr_top1, rel_top1 = [], [], [], []
     for mode in modes:
         per_kind: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-        rows = []
+        rows, tuning_rows = [], []
         for qid, text in queries.items():
             hits = lib.search(text, k=k, mode=mode, threshold=None)
             ranked = ranked_ids(hits)
             m = (ndcg(ranked, qrels[qid], k), recall(ranked, qrels[qid], k),
                  mrr(ranked, qrels[qid], k))
-            rows.append(m)
-            if kinds.get(qid):
-                per_kind[kinds[qid]].append(m)
-            if mode == "hybrid":
+            if qid in tuning:
+                tuning_rows.append(m)
+            else:
+                rows.append(m)
+                if kinds.get(qid):
+                    per_kind[kinds[qid]].append(m)
+            if mode == "hybrid" and qid in tuning:  # the threshold is tuned, not reported
                 for i, h in enumerate(hits):
                     did = by_name.get(Path(h.path).stem)
                     rel = did in qrels[qid]
                     (rel_scores if rel else irr_scores).append(h.score)
                     if i == 0:
                         (rel_top1 if rel else irr_top1).append(h.score)
-        n = max(len(rows), 1)
-        results[mode] = {
-            "ndcg@10": r(sum(x[0] for x in rows) / n, 4),
-            "recall@10": r(sum(x[1] for x in rows) / n, 4),
-            "mrr@10": r(sum(x[2] for x in rows) / n, 4),
-        }
+        results[mode] = summary(rows)
+        tuning_results[mode] = summary(tuning_rows)
         if per_kind:
             results[mode]["by_kind"] = {
-                kind: {"queries": len(v), "ndcg@10": r(sum(x[0] for x in v) / len(v), 4)}
+                kind: {"queries": len(v), names[0]: r(sum(x[0] for x in v) / len(v), 4)}
                 for kind, v in sorted(per_kind.items())}
-        log(f"{mode:>8}: {results[mode]}")
+        log(f"{mode:>8}: held-out {results[mode]}; tuning half {tuning_results[mode]}")
 
     # off-topic questions: their best score, for the threshold
     off_top1 = []
@@ -269,14 +295,16 @@ def main(argv: list[str] | None = None) -> int:
         "documents": len(corpus),
         "chunks": report.chunks_added,
         "queries": len(queries),
+        "heldout_queries": len(heldout),
+        "tuning_queries": len(tuning),
+        "split_seed": SPLIT_SEED,
         "k": k,
         "mode": args.mode,
         "embedder": args.embedder,
         "embedder_id": lib.embedder.model_id,
-        "ndcg@10": first["ndcg@10"],
-        "recall@10": first["recall@10"],
-        "mrr@10": first["mrr@10"],
+        **{name: first[name] for name in names},
         "modes": results,
+        "tuning_half": tuning_results,
         "import_s": r(import_s, 1),
         "retrieval_threshold": settings.retrieval_threshold,
     }
@@ -286,10 +314,13 @@ def main(argv: list[str] | None = None) -> int:
                          "offtopic_top1": dist(off_top1)}
         out["threshold_sweep"] = sweep
     if "hybrid" in results and "vector" in results:
-        out["hybrid_minus_vector_ndcg"] = r(results["hybrid"]["ndcg@10"]
-                                            - results["vector"]["ndcg@10"], 4)
+        out["hybrid_minus_vector_ndcg"] = r(results["hybrid"][names[0]]
+                                            - results["vector"][names[0]], 4)
     if args.tune:
-        out["tune"] = tune(lib, queries, qrels, by_name, k)
+        grid = tune(lib, tuning, qrels, by_name, k)
+        best = max(grid, key=lambda key: grid[key])
+        out["tune"] = {"on": "tuning half", "grid": grid, "best": best,
+                       "best_on_heldout": tune(lib, heldout, qrels, by_name, k)[best]}
     out["machine"] = _bench.machine()
     _bench.emit(out, pretty=not args.json)
     lib.close()

@@ -61,12 +61,14 @@ def test_bench_retrieval_smoke(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_eval_retrieval_smoke(tmp_path: Path) -> None:
     out = run_script(tmp_path, "eval_retrieval.py", "--dataset",
-                     str(SCRIPTS / "data" / "beir-fixtures"), "--mode", "all")
-    for key in ("ndcg@10", "recall@10", "mrr@10", "modes", "scores", "threshold_sweep"):
+                     str(SCRIPTS / "data" / "beir-fixtures"), "--mode", "all", "--k", "5")
+    for key in ("ndcg@5", "recall@5", "mrr@5", "modes", "scores", "threshold_sweep",
+                "tuning_half"):
         assert key in out, key
+    assert out["heldout_queries"] + out["tuning_queries"] == out["queries"]
     assert set(out["modes"]) == {"hybrid", "vector", "keyword"}
     # the fixture questions are answerable: retrieval is far better than chance
-    assert out["modes"]["hybrid"]["recall@10"] > 0.5
+    assert out["modes"]["hybrid"]["recall@5"] > 0.5
 
 
 @pytest.mark.slow
