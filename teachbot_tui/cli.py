@@ -123,12 +123,17 @@ def config_show(as_json: JsonOpt = False) -> None:
 
 @config_app.command("set")
 def config_set(key: Annotated[str, typer.Argument(help="Setting name (see docs/config.md).")],
-               value: Annotated[str, typer.Argument(help="New value.")]) -> None:
+               value: Annotated[str, typer.Argument(help="New value.")],
+               as_json: JsonOpt = False) -> None:
     """Change one setting and write it to config.toml."""
     from . import config
 
     config.save({key: value}, home_paths())
-    typer.echo(f"{key} = {json.dumps(getattr(load_settings(), key))}")
+    saved = getattr(load_settings(), key)
+    if as_json:
+        print_json({key: saved})
+    else:
+        typer.echo(f"{key} = {json.dumps(saved)}")
 
 
 # -- ask -------------------------------------------------------------------------------------

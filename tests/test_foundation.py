@@ -36,6 +36,13 @@ def test_settings_layering_defaults_file_env(home: Path, monkeypatch: pytest.Mon
     assert "n_ctx = 8192" in (home / "config" / "config.toml").read_text()
 
 
+def test_config_set_prints_the_saved_value(home: Path) -> None:
+    proc = run_cli(home, "config", "set", "n_ctx", "3072", "--json", check=True)
+    assert json.loads(proc.stdout) == {"n_ctx": 3072}
+    assert run_cli(home, "config", "set", "temperature", "0.2", check=True).stdout.strip() == \
+        "temperature = 0.2"
+
+
 def test_bad_settings_give_one_line_errors(home: Path) -> None:
     with pytest.raises(config.ConfigError, match="retrieval_mode"):
         config.save({"retrieval_mode": "psychic"})

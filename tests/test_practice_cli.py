@@ -83,9 +83,12 @@ def test_sessions_ideal_progress_and_export_round_trip(home: Path, tmp_path: Pat
     first, second, _empty = _sessions(home)
     listed = json.loads(run_cli(home, "practice", "sessions", "--json", check=True).stdout)
     assert {s["id"] for s in listed} >= {first, second}
-    run_cli(home, "practice", "ideal", str(first), "--text",
-            "Give Mei thinking time, let her rehearse with a partner, then invite her to "
-            "share; check in privately afterwards.", check=True)
+    marked = run_cli(home, "practice", "ideal", str(first), "--json", "--text",
+                     "Give Mei thinking time, let her rehearse with a partner, then invite "
+                     "her to share; check in privately afterwards.", check=True)
+    assert json.loads(marked.stdout) == {
+        "session": first, "ideal": "Give Mei thinking time, let her rehearse with a partner, "
+        "then invite her to share; check in privately afterwards."}
     shown = json.loads(run_cli(home, "practice", "session", str(first), "--json",
                                check=True).stdout)
     assert shown["ideal_response"].startswith("Give Mei thinking time")

@@ -56,7 +56,10 @@ def test_install_registers_under_teachbot_home(home):
     assert ModelRegistry().get("coach").path == defaults.chat_model_path()
     again = runner.invoke(app, ["install", str(defaults.chat_model_path()), "--name", "coach"])
     assert again.exit_code == 1 and "already registered" in again.stderr
-    assert runner.invoke(app, ["install", str(defaults.chat_model_path()), "--name", "coach", "--replace"]).exit_code == 0
+    replaced = runner.invoke(app, ["install", str(defaults.chat_model_path()), "--name", "coach",
+                                   "--replace", "--json"])
+    assert replaced.exit_code == 0
+    assert json.loads(replaced.stdout)["name"] == "coach"
 
 
 @pytest.mark.slow

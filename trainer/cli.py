@@ -358,11 +358,15 @@ def install(
     file: Annotated[Path, typer.Argument(help="The exported .gguf model.")],
     name: Annotated[str, typer.Option(help="Name to use with `teachbot ask --model NAME`.")],
     replace: Annotated[bool, typer.Option("--replace", help="Replace a model already registered under NAME.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the registered model as JSON.")] = False,
 ) -> None:
     """Register a GGUF model with teachbot (same TEACHBOT_HOME), so the app can use it."""
     from teachbot_tui.registry import ModelRegistry
 
     entry = ModelRegistry().add(file, name, replace=replace)
+    if as_json:
+        print(json.dumps(entry.as_dict(), indent=2, ensure_ascii=False))
+        return
     print(f"installed {entry.name}: {entry.path} ({entry.size_bytes / 2**20:.1f} MiB)")
     print(f"use it: teachbot ask --model {entry.name} \"...\"")
 

@@ -372,6 +372,7 @@ def ideal(
         "--use-model-response", help="Use the coach's model response as the ideal.")] = False,
     clear: Annotated[bool, typer.Option("--clear", help="Remove the marked ideal "
                                                         "response.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Mark or edit a session's ideal response: export uses it as the training target
     instead of the scenario's expert response."""
@@ -379,8 +380,11 @@ def ideal(
     try:
         if clear:
             store.set_ideal(session_id, None)
-            _out(f"session {session_id}: ideal response cleared (export uses the expert "
-                 "response)")
+            if as_json:
+                print_json({"session": session_id, "ideal": None})
+            else:
+                _out(f"session {session_id}: ideal response cleared (export uses the expert "
+                     "response)")
             return
         if from_model:
             stored = store.get(session_id)
@@ -391,7 +395,10 @@ def ideal(
             raise PracticeError("give the ideal response with --text \"...\" (or "
                                 "--use-model-response, or --clear)")
         store.set_ideal(session_id, text)
-        _out(f"session {session_id}: ideal response saved")
+        if as_json:
+            print_json({"session": session_id, "ideal": text})
+        else:
+            _out(f"session {session_id}: ideal response saved")
     finally:
         store.close()
 
