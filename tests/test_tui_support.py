@@ -150,7 +150,7 @@ class FakeAssistant:
 
     def answer(self, question: str, history: list[dict[str, str]],
                cancel: Cancel | None = None, collection: str | None = None,
-               retrieval: bool = True) -> FakeAnswer:
+               retrieval: bool = True, progress: Any = None) -> FakeAnswer:
         hits = self.library.search(question) if (retrieval and self.library) else []
         sources = [FakeSource(i, h.path, h.page, h.heading, h.text, h.score, h.chunk_id)
                    for i, h in enumerate(hits, 1)]

@@ -102,9 +102,10 @@ class PlainAssistant:
         self.settings = settings
 
     def answer(self, question: str, history: list[Message], cancel: Cancel | None = None,
-               collection: str | None = None, retrieval: bool = True) -> PlainAnswer:
+               collection: str | None = None, retrieval: bool = True,
+               progress: Any = None) -> PlainAnswer:
         messages: list[Message] = [{"role": "system", "content": self.settings.system_prompt}]
-        messages += history
+        messages += [{"role": m["role"], "content": m["content"]} for m in history]
         messages.append({"role": "user", "content": question})
         usage = Usage()
         opts = Options(max_tokens=self.settings.max_tokens, temperature=self.settings.temperature)
