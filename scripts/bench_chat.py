@@ -24,8 +24,8 @@ fast Esc stops a prompt being read.
     follow-up answered without retrieval (a path the chat screen does not take).
 (d) Esc while reading: a first question in a new conversation; Esc (``Cancel.set``) at a
     random point 0.2-1.0 s into the reading; the time until the answer's stream ends.
-(e) with ``--threads-study``: prompt-reading and decode speed for 1 and 2 threads, on the
-    machine as it is and with one other busy process (a spinning Python loop).
+(e) prompt-reading and decode speed for 1 and 2 threads, on the machine as it is and with one
+    other busy process (a spinning Python loop). Not run unless ``--parts`` names it.
 
     .venv/bin/python scripts/bench_chat.py [--model default|bench-1b] --runs 5 --json
 
@@ -318,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unique", type=int, default=6_000,
                     help="unique sentences embedded for the part (b) library")
     ap.add_argument("--questions", type=int, default=20, help="questions in part (b)")
-    ap.add_argument("--threads-study", action="store_true",
-                    help="also part (e): 1 and 2 threads, with and without a busy process")
+    ap.add_argument("--parts", default="abcd",
+                    help="parts to run, e.g. abcd (default) or e (threads and load only)")
     ap.add_argument("--threads", type=int, default=0,
                     help="llama.cpp threads (0: automatic, as the app's threads = 0)")
     _bench.add_model_arg(ap)
@@ -341,11 +341,12 @@ def main(argv: list[str] | None = None) -> int:
                                  "threads": threads or "auto",
                                  "n_ctx": engine.n_ctx, "runs": args.runs}
 
-    log("(a) decode: engine vs raw create_completion ...")
-    result.update(decode_part(engine, args.runs, args.max_tokens))
+    if "a" in args.parts:
+        log("(a) decode: engine vs raw create_completion ...")
+        result.update(decode_part(engine, args.runs, args.max_tokens))
 
     base = Paths.from_env()
-    if args.library_chunks:
+    if args.library_chunks and "b" in args.parts:
         log("(b) time to first token over a large library ...")
         lib = Library(base, settings)
         have = lib.con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
@@ -389,11 +390,13 @@ def main(argv: list[str] | None = None) -> int:
             f"prompt eval {median(evals):.0f} (+ prompt building)")
         lib.close()
 
-    log("(c) conversations in the chat screen's path ...")
-    result.update(conversation_part(engine, settings, home, args.runs))
-    log("(d) Esc while the prompt is read ...")
-    result.update(cancel_part(engine, settings, home, args.runs))
-    if args.threads_study:
+    if "c" in args.parts:
+        log("(c) conversations in the chat screen's path ...")
+        result.update(conversation_part(engine, settings, home, args.runs))
+    if "d" in args.parts:
+        log("(d) Esc while the prompt is read ...")
+        result.update(cancel_part(engine, settings, home, args.runs))
+    if "e" in args.parts:
         log("(e) threads and load ...")
         result["threads_study"] = threads_study(model, settings)
     result["machine"] = _bench.machine()
