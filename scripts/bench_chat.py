@@ -1,23 +1,33 @@
 #!/usr/bin/env python
 """Chat speed: decode rate through the engine against raw llama-cpp-python, time to first
-token of a grounded answer over a large library, and the cost of a conversation's second turn.
+token over a large library, a conversation's second turn in the chat screen's path, and how
+fast Esc stops a prompt being read.
 
 (a) decode: the same loaded model (``LlamaEngine(...).llm``), threads, prompt (the engine's
     chat-formatted prompt), max_tokens and sampling (temperature 0) through
     ``LlamaEngine.execute`` and through ``Llama.create_completion(prompt, stream=True)``,
     alternating which goes first. Rate = (tokens - 1) / (time from first to last token).
     ``decode_ratio`` = median over runs of app rate / raw rate.
-(b) first token: ``Assistant.answer`` over a library of ``--library-chunks`` chunks (built
-    like bench_retrieval's; a ``--home`` that already holds a library is reused), for
-    ``--questions`` different questions: p50 of retrieval_ms, prompt_eval_ms and the wall
-    time from the call to the first streamed piece.
-(c) second turn: a conversation whose first turn carries ~``--context`` tokens (passages from
-    a library of long handbook chunks, k chosen to reach the size), then a follow-up. Reported:
-    prompt tokens the second turn evaluates (prompt_tokens - cached_tokens) and its time to
-    first token over the first turn's; once for a follow-up answered without retrieval (pure
-    KV-cache reuse) and once with retrieval (new passages must be evaluated).
+(b) first token over a large library: ``Assistant.answer`` over ``--library-chunks`` chunks
+    (built like bench_retrieval's; a ``--home`` that already holds one is reused), for
+    ``--questions`` questions: p50 of retrieval_ms, prompt_eval_ms and time to first piece.
+(c) conversations, in the chat screen's path: the app's settings (retrieval on, retrieval_k,
+    answer_wait_s), a library holding a staff handbook with one chapter per topic, and each
+    turn made as the chat screen makes it: the question is stored in a ConversationStore,
+    ``Assistant.answer(question, history, cancel=..., progress=...)`` with the history from
+    ``StoredMessage.history_entry()``, ``Answer.record`` stored with the question, the reply
+    stored (48 pieces, then Esc). TTFT = from the call to the first piece (retrieval, prompt
+    building and reading included). Per run, two new conversations on a fresh topic: one
+    follows up on the same topic, one on another topic. ``second_turn_ratio_same_topic`` and
+    ``second_turn_ratio_new_topic`` = median second-turn TTFT / first-turn TTFT;
+    ``first_turn_ttft_ms`` = median first-turn TTFT. Secondary, labelled as such: the same
+    follow-up answered without retrieval (a path the chat screen does not take).
+(d) Esc while reading: a first question in a new conversation; Esc (``Cancel.set``) at a
+    random point 0.2-1.0 s into the reading; the time until the answer's stream ends.
+(e) prompt-reading and decode speed for 1 and 2 threads, on the machine as it is and with one
+    other busy process (a spinning Python loop). Not run unless ``--parts`` names it.
 
-    .venv/bin/python scripts/bench_chat.py --runs 5 --json
+    .venv/bin/python scripts/bench_chat.py [--model default|bench-1b] --runs 5 --json
 
 The last line printed is one JSON object.
 """
@@ -106,6 +116,198 @@ def first_token(assistant, question: str, history=None, retrieval: bool = True, 
     return ans, ttft
 
 
+FOLLOW_UP = "What should I do if that does not work?"
+REPLY_PIECES = 48
+
+
+def chat_turn(engine, assistant, store, conversation_id: int, question: str,  # type: ignore[no-untyped-def]
+              retrieval: bool = True) -> tuple[float, object, list[tuple[str, float]]]:
+    """One turn as the chat screen makes it; (TTFT ms, answer, reading progress seen)."""
+    from teachbot_tui.engine.base import Cancel
+
+    history = [m.history_entry() for m in store.get(conversation_id).messages
+               if m.role in ("user", "assistant") and m.content.strip() and m.status != "error"]
+    asked = store.add_message(conversation_id, "user", question)
+    cancel = Cancel()
+    seen: list[tuple[str, float]] = []
+    t0 = time.perf_counter()
+    answer = assistant.answer(question, history, cancel=cancel, retrieval=retrieval,
+                              progress=lambda label, f: seen.append((label, f)))
+    store.record_sent(asked, **answer.record)
+    ttft = None
+    for pieces, piece in enumerate(answer, start=1):
+        if ttft is None and piece:
+            ttft = (time.perf_counter() - t0) * 1000
+        if pieces >= REPLY_PIECES:
+            cancel.set()  # Esc: the reply so far is kept, as in the app
+    if ttft is None:
+        ttft = (time.perf_counter() - t0) * 1000
+    store.add_message(conversation_id, "assistant", answer.text,
+                      status="stopped" if answer.cancelled else "complete")
+    return ttft, answer, seen
+
+
+def _chat_library(engine, settings, home: Path):  # type: ignore[no-untyped-def]
+    import _fixtures
+
+    from teachbot_tui.library import Library
+    from teachbot_tui.paths import Paths
+
+    base = Paths.from_env()
+    paths = Paths(base.config_dir, base.data_dir / "conversation", base.cache_dir)
+    lib = Library(paths, settings)
+    if not lib.con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]:
+        _fixtures.topic_handbook(home / "handbook")
+        lib.import_paths([home / "handbook"])
+    return lib
+
+
+def conversation_part(engine, settings, home: Path, runs: int) -> dict:  # type: ignore[no-untyped-def]
+    import _fixtures
+
+    from teachbot_tui.answers import Assistant
+    from teachbot_tui.conversations import ConversationStore
+
+    lib = _chat_library(engine, settings, home)
+    store = ConversationStore()
+    assistant = Assistant(engine, lib, settings)  # one per app, as the chat screen's backend
+    topics = list(_fixtures.TOPICS)
+    # warm: embedder, index, page cache (a conversation on a topic the runs do not use)
+    warm = store.create("warm")
+    chat_turn(engine, assistant, store, warm.id, _fixtures.TOPICS[topics[-1]][0])
+    rows = []
+    for i in range(runs):
+        a = topics[i % (len(topics) - 1)]
+        b = topics[(i + 3) % (len(topics) - 1)]
+        row: dict[str, object] = {"topic": a, "new_topic": b}
+        for kind, follow in (("same", FOLLOW_UP), ("new", _fixtures.TOPICS[b][0]),
+                             ("no_retrieval", FOLLOW_UP)):
+            conv = store.create(f"run {i} {kind}")
+            # each conversation starts on a question the model has not read before
+            q1 = f"{_fixtures.TOPICS[a][0]} (run {i}, {kind})"
+            t1, ans1, seen1 = chat_turn(engine, assistant, store, conv.id, q1)
+            t2, ans2, seen2 = chat_turn(engine, assistant, store, conv.id, follow,
+                                        retrieval=kind != "no_retrieval")
+            u1, u2 = ans1.usage, ans2.usage
+            row[kind] = {
+                "ttft1_ms": r(t1, 1), "ttft2_ms": r(t2, 1), "ratio": r(t2 / t1, 3),
+                "turn1_tokens": u1.prompt_tokens, "turn1_read": u1.prompt_tokens - u1.cached_tokens,
+                "turn1_passages": len(ans1.new_sources),
+                "turn2_tokens": u2.prompt_tokens, "turn2_read": u2.prompt_tokens - u2.cached_tokens,
+                "turn2_new_passages": len(ans2.new_sources),
+                "turn2_reused_passages": sum(1 for s in ans2.sources if s.reused),
+                "turn1_progress": seen1[0][0] if seen1 else "",
+            }
+            log(f"  run {i} {kind}: turn 1 {t1:.0f} ms ({u1.prompt_tokens - u1.cached_tokens} "
+                f"tokens read, {len(ans1.new_sources)} passages); turn 2 {t2:.0f} ms "
+                f"({u2.prompt_tokens - u2.cached_tokens} read, {len(ans2.new_sources)} new "
+                f"passages) ratio {t2 / t1:.3f}")
+        rows.append(row)
+    store.close()
+    lib.close()
+
+    def med(kind: str, key: str) -> float:
+        return r(median([row[kind][key] for row in rows]), 3)  # type: ignore[index]
+
+    return {
+        "first_turn_ttft_ms": r(median([row[k]["ttft1_ms"] for row in rows  # type: ignore[index]
+                                        for k in ("same", "new")]), 1),
+        "second_turn_ratio_same_topic": med("same", "ratio"),
+        "second_turn_ratio_new_topic": med("new", "ratio"),
+        "second_turn_same_topic_ttft_ms": med("same", "ttft2_ms"),
+        "second_turn_new_topic_ttft_ms": med("new", "ttft2_ms"),
+        "turn1_read_tokens_p50": med("same", "turn1_read"),
+        "turn1_passages_p50": med("same", "turn1_passages"),
+        "turn2_same_topic_read_tokens_p50": med("same", "turn2_read"),
+        "turn2_new_topic_read_tokens_p50": med("new", "turn2_read"),
+        "turn2_new_topic_new_passages_p50": med("new", "turn2_new_passages"),
+        "secondary_second_turn_ratio_no_retrieval": med("no_retrieval", "ratio"),
+        "answer_wait_s": settings.answer_wait_s,
+        "retrieval_k": settings.retrieval_k,
+        "conversations": rows,
+    }
+
+
+def cancel_part(engine, settings, home: Path, runs: int) -> dict:  # type: ignore[no-untyped-def]
+    import random
+    import threading
+
+    import _fixtures
+
+    from teachbot_tui.answers import Assistant
+    from teachbot_tui.engine.base import Cancel
+
+    lib = _chat_library(engine, settings, home)
+    assistant = Assistant(engine, lib, settings)
+    rng = random.Random(5)
+    lags, reading = [], []
+    for i in range(runs):
+        topic = list(_fixtures.TOPICS)[i % len(_fixtures.TOPICS)]
+        cancel = Cancel()
+        started = threading.Event()
+        answer = assistant.answer(f"{_fixtures.TOPICS[topic][0]} (cancel run {i})", [],
+                                  cancel=cancel, progress=lambda _l, _f: started.set())
+        ended: list[float] = []
+        worker = threading.Thread(target=lambda: (list(answer), ended.append(time.perf_counter())))
+        worker.start()
+        started.wait(60)
+        time.sleep(rng.uniform(0.2, 1.0))
+        was_reading = answer.text == ""
+        at = time.perf_counter()
+        cancel.set()
+        worker.join(60)
+        lags.append((ended[0] - at) * 1000)
+        reading.append(was_reading)
+        log(f"  cancel run {i}: stopped {lags[-1]:.1f} ms after Esc "
+            f"({'while reading' if was_reading else 'while writing'})")
+    lib.close()
+    return {"cancel_ms_p50": r(median(lags), 1), "cancel_ms_max": r(max(lags), 1),
+            "cancel_runs_while_reading": sum(reading)}
+
+
+def threads_study(model: Path, settings) -> dict:  # type: ignore[no-untyped-def]
+    import multiprocessing as mp
+
+    from teachbot_tui.engine.base import Options, Usage
+    from teachbot_tui.engine.llama import LlamaEngine
+
+    prompt = [{"role": "user", "content": "The class reads a short story together. " * 40}]
+    out: dict[str, dict[str, float]] = {}
+    for busy in (0, 1):
+        stop = mp.Event()
+        spinners = [mp.Process(target=_spin, args=(stop,)) for _ in range(busy)]
+        for p in spinners:
+            p.start()
+        try:
+            for threads in (1, 2):
+                engine = LlamaEngine(model, n_ctx=2048, n_threads=threads)
+                reads, decodes = [], []
+                for _ in range(3):
+                    engine._rewind(0)
+                    usage = Usage()
+                    list(engine.execute(prompt, Options(max_tokens=32, temperature=0.0), None,
+                                        usage))
+                    reads.append(usage.prompt_tokens / (usage.prompt_eval_ms / 1000))
+                    decodes.append((usage.decode_tokens - 1) / (usage.decode_ms / 1000))
+                engine.close()
+                key = f"threads{threads}_busy{busy}"
+                out[key] = {"read_tok_s": r(median(reads[1:]), 1),
+                            "decode_tok_s": r(median(decodes[1:]), 1)}
+                log(f"  {key}: {out[key]}")
+        finally:
+            stop.set()
+            for p in spinners:
+                p.join()
+    return out
+
+
+def _spin(stop) -> None:  # type: ignore[no-untyped-def]
+    x = 0
+    while not stop.is_set():
+        for _ in range(100_000):
+            x += 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -116,33 +318,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unique", type=int, default=6_000,
                     help="unique sentences embedded for the part (b) library")
     ap.add_argument("--questions", type=int, default=20, help="questions in part (b)")
-    ap.add_argument("--context", type=int, default=1500,
-                    help="target prompt tokens of the first turn in part (c)")
-    ap.add_argument("--handbook-sections", type=int, default=40,
-                    help="size of the part (c) handbook (sections of 6 paragraphs)")
-    ap.add_argument("--model", help="GGUF to use (default: the bundled SmolLM2)")
-    ap.add_argument("--threads", type=int, default=0, help="llama.cpp threads (0: settings)")
+    ap.add_argument("--parts", default="abcd",
+                    help="parts to run, e.g. abcd (default) or e (threads and load only)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="llama.cpp threads (0: automatic, as the app's threads = 0)")
+    _bench.add_model_arg(ap)
     args, home = _bench.parse_args(ap, argv)
 
-    from teachbot_tui import config, defaults
+    from teachbot_tui import config
     from teachbot_tui.answers import Assistant
     from teachbot_tui.engine.llama import LlamaEngine
     from teachbot_tui.library import Library
     from teachbot_tui.paths import Paths
 
     settings = config.load()
-    threads = args.threads or settings.n_threads
-    model = Path(args.model) if args.model else defaults.chat_model_path()
-    log(f"loading {model.name} ({threads} threads) ...")
-    engine = LlamaEngine(model, n_ctx=settings.n_ctx, n_threads=threads)
-    result: dict[str, object] = {"bench": "chat", "model": model.name, "threads": threads,
+    label, model = _bench.resolve_model(args)
+    threads = args.threads or None  # None: automatic, as the app (threads = 0)
+    log(f"loading {model.name} ({threads or 'automatic'} threads) ...")
+    engine = LlamaEngine(model, n_ctx=settings.n_ctx, n_threads=threads, name=label)
+    engine.prompt_speed()  # as LlamaEngine.load does for the app
+    result: dict[str, object] = {"bench": "chat", "model": label, "file": model.name,
+                                 "threads": threads or "auto",
                                  "n_ctx": engine.n_ctx, "runs": args.runs}
 
-    log("(a) decode: engine vs raw create_completion ...")
-    result.update(decode_part(engine, args.runs, args.max_tokens))
+    if "a" in args.parts:
+        log("(a) decode: engine vs raw create_completion ...")
+        result.update(decode_part(engine, args.runs, args.max_tokens))
 
     base = Paths.from_env()
-    if args.library_chunks:
+    if args.library_chunks and "b" in args.parts:
         log("(b) time to first token over a large library ...")
         lib = Library(base, settings)
         have = lib.con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
@@ -186,65 +390,16 @@ def main(argv: list[str] | None = None) -> int:
             f"prompt eval {median(evals):.0f} (+ prompt building)")
         lib.close()
 
-    log("(c) second turn at ~%d tokens of context ..." % args.context)
-    conv_paths = Paths(base.config_dir, base.data_dir / "conversation", base.cache_dir)
-    lib = Library(conv_paths, settings)
-    folder = home / "handbook"
-    folder.mkdir(exist_ok=True)
-    from tests.corpus import long_document_markdown
-
-    (folder / "handbook.md").write_text(long_document_markdown(sections=args.handbook_sections,
-                                                                     paragraphs=6))
-    lib.import_paths([folder])
-    # choose k so that the first turn's prompt is about --context tokens
-    probe = Assistant(engine, lib, dataclasses.replace(settings, retrieval_k=1,
-                                                       retrieval_threshold=0.0))
-    q0 = "What does the handbook say about phonics, fluency and feedback?"
-    srcs = probe.retrieve(q0, [], None)
-    per_passage = engine.count_tokens(srcs[0].text) + 12 if srcs else 200
-    base_tokens = engine.count_prompt_tokens(probe.build_messages(q0, [], [])[0])
-    k = max(1, round((args.context - base_tokens) / per_passage))
-    conv_settings = dataclasses.replace(settings, retrieval_k=k, retrieval_threshold=0.0)
-    topics = ["phonics", "fluency", "feedback", "seating", "homework", "praise", "vocabulary",
-              "behaviour", "assessment", "routine"]
-    firsts, seconds_kv, seconds_rag = [], [], []
-    for i in range(args.runs):
-        a, b = topics[i % len(topics)], topics[(i + 3) % len(topics)]
-        q1 = f"What does the handbook say about {a} and {b} for my class?"
-        follow_kv = "Can you sum that up in one sentence?"
-        follow_rag = f"And what about {topics[(i + 5) % len(topics)]} for younger pupils?"
-        row = {}
-        for kind, follow in (("kv", follow_kv), ("rag", follow_rag)):
-            assistant = Assistant(engine, lib, conv_settings)
-            ans1, ttft1 = first_token(assistant, f"{q1} (run {i}, {kind})", max_tokens=48)
-            history = [{"role": "user", "content": ans1.question},
-                       {"role": "assistant", "content": ans1.text}]
-            ans2, ttft2 = first_token(assistant, follow, history, retrieval=(kind == "rag"))
-            row[kind] = (ans1, ttft1, ans2, ttft2)
-            (seconds_kv if kind == "kv" else seconds_rag).append(
-                (ans2.usage.prompt_tokens - ans2.usage.cached_tokens, ttft2 / ttft1,
-                 ans2.usage.prompt_tokens, ans2.usage.cached_tokens, ttft2))
-            firsts.append((ans1.usage.prompt_tokens, ans1.usage.prompt_tokens
-                           - ans1.usage.cached_tokens, ttft1))
-            log(f"  run {i} {kind}: turn 1 {ans1.usage.prompt_tokens} tokens "
-                f"({ans1.usage.cached_tokens} cached) ttft {ttft1:.0f} ms; turn 2 "
-                f"{ans2.usage.prompt_tokens} tokens ({ans2.usage.cached_tokens} cached) "
-                f"ttft {ttft2:.0f} ms")
-    lib.close()
-    result.update({
-        "context_k": k,
-        "turn1_prompt_tokens_p50": median([f[0] for f in firsts]),
-        "turn1_evaluated_p50": median([f[1] for f in firsts]),
-        "turn1_ttft_p50_ms": r(median([f[2] for f in firsts]), 1),
-        "turn2_evaluated_p50": median([s[0] for s in seconds_kv]),
-        "turn2_prompt_tokens_p50": median([s[2] for s in seconds_kv]),
-        "turn2_cached_p50": median([s[3] for s in seconds_kv]),
-        "turn2_ttft_p50_ms": r(median([s[4] for s in seconds_kv]), 1),
-        "turn2_ttft_ratio": r(median([s[1] for s in seconds_kv]), 3),
-        "turn2_rag_evaluated_p50": median([s[0] for s in seconds_rag]),
-        "turn2_rag_ttft_ratio": r(median([s[1] for s in seconds_rag]), 3),
-        "machine": _bench.machine(),
-    })
+    if "c" in args.parts:
+        log("(c) conversations in the chat screen's path ...")
+        result.update(conversation_part(engine, settings, home, args.runs))
+    if "d" in args.parts:
+        log("(d) Esc while the prompt is read ...")
+        result.update(cancel_part(engine, settings, home, args.runs))
+    if "e" in args.parts:
+        log("(e) threads and load ...")
+        result["threads_study"] = threads_study(model, settings)
+    result["machine"] = _bench.machine()
     engine.close()
     _bench.emit(result, pretty=not args.json)
     return 0

@@ -2,16 +2,25 @@
 reply, and report the sources that were given to the model (and which ones it cited).
 
 The prompt keeps a stable prefix from turn to turn (system prompt, then the earlier turns
-exactly as they were sent), so llama.cpp re-evaluates only the new turn.
+exactly as they were sent), so llama.cpp re-evaluates only the new turn. What each turn sent is
+part of the conversation's history: a user message may carry ``"sent"`` (its content exactly as
+the model read it) and ``"passages"`` (the passages that turn added, numbered); an answer gives
+both in :attr:`Answer.record`, and the caller stores them with the question (the app keeps them
+in its conversation store, so a resumed conversation rebuilds the same prefix).
+
+A follow-up does not send a passage the conversation already holds: it names it by its number
+and adds only new passages, numbered on from the last. How many new passages a turn reads is
+the smaller of the context budget and what the model reads in ``answer_wait_s`` seconds (its
+measured reading speed), never fewer than :data:`MIN_PASSAGES`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
-from collections import OrderedDict
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .config import Settings
@@ -31,7 +40,13 @@ PASSAGES_OUTRO = (
     "Answer my question using the passages above where they help, and cite each passage "
     "you use by its number in square brackets, like [1] or [2]."
 )
+REUSED_PASSAGES = "Passages {numbers} from earlier in our conversation apply here too."
 CITATION_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+MIN_PASSAGES = 2
+"""The time budget never leaves a turn with fewer passages than this (old ones count)."""
+
+ReadingProgress = Callable[[str, float], None]
+"""``(what is read, e.g. "Reading 3 passages", fraction 0..1)`` while the prompt is read."""
 
 
 @dataclass
@@ -45,9 +60,32 @@ class Source:
     chunk_id: int
     cited: bool = False
     text: str = ""
+    reused: bool = False
+    """Sent in an earlier turn of the conversation (this turn names it by its number)."""
+    text_digest: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def digest(self) -> str:
+        """Identifies the passage's text (a re-imported document may reuse a chunk id)."""
+        if self.text_digest:
+            return self.text_digest
+        return hashlib.sha256(self.text.encode("utf-8", "replace")).hexdigest()[:16]
+
+    def record(self) -> dict[str, Any]:
+        """What a conversation keeps of a passage it sent (the text is in ``"sent"``)."""
+        return {"n": self.n, "chunk_id": self.chunk_id, "digest": self.digest,
+                "path": self.path, "page": self.page, "heading": self.heading,
+                "snippet": self.snippet, "score": self.score}
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> Source:
+        return cls(n=int(data["n"]), path=str(data.get("path", "")), page=data.get("page"),
+                   heading=str(data.get("heading") or ""), snippet=str(data.get("snippet", "")),
+                   score=float(data.get("score") or 0.0), chunk_id=int(data.get("chunk_id", -1)),
+                   reused=True, text_digest=str(data.get("digest", "")))
 
     @property
     def label(self) -> str:
@@ -117,13 +155,23 @@ def without_fence_echoes(pieces: Iterator[str]) -> Iterator[str]:
             close()
 
 
-def format_passages(sources: list[Source]) -> str:
-    parts = [PASSAGES_INTRO, ""]
+def _numbers(ns: list[int]) -> str:
+    """[1], [2] and [4]"""
+    marks = [f"[{n}]" for n in ns]
+    return marks[0] if len(marks) == 1 else f"{', '.join(marks[:-1])} and {marks[-1]}"
+
+
+def format_passages(sources: list[Source], reused: list[int] | None = None) -> str:
+    """The passages block of a user message: new passages in fences, then (on a follow-up)
+    the numbers of passages sent earlier that apply too."""
+    parts = [PASSAGES_INTRO, ""] if sources else []
     for s in sources:
         parts.append(f"{FENCE_OPEN} [{s.n}] source: {_defang(s.label)}>>>")
         parts.append(_defang(s.text.strip()))
         parts.append(f"{FENCE_CLOSE} [{s.n}]>>>")
         parts.append("")
+    if reused:
+        parts.append(REUSED_PASSAGES.format(numbers=_numbers(sorted(reused))))
     parts.append(PASSAGES_OUTRO)
     return "\n".join(parts)
 
@@ -147,6 +195,8 @@ class Answer:
     messages: list[Message]
     usage: Usage = field(default_factory=Usage)
     text: str = ""
+    new_sources: list[Source] = field(default_factory=list)
+    """The passages this turn sent for the first time (``sources`` also has the older ones)."""
     _stream: Iterator[str] | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -170,6 +220,17 @@ class Answer:
     def cancelled(self) -> bool:
         return self.usage.finish_reason == "cancelled"
 
+    @property
+    def record(self) -> dict[str, Any]:
+        """What to keep with the question so later turns repeat this one byte for byte:
+        ``{"sent": user message as sent, "passages": [records of new passages]}``."""
+        return {"sent": self.messages[-1]["content"],
+                "passages": [s.record() for s in self.new_sources]}
+
+    def history_entry(self) -> Message:
+        """The question as a history entry for the next turn (with :attr:`record`)."""
+        return {"role": "user", "content": self.question, **self.record}  # type: ignore[dict-item]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "answer": self.text,
@@ -188,19 +249,44 @@ class Answer:
         }
 
 
+@dataclass
+class _Turn:
+    """One earlier exchange as the prompt repeats it."""
+
+    user: str  # the user message exactly as sent (or the bare question, if not recorded)
+    reply: str | None
+    passages: list[Source]  # passages this turn sent first
+
+
+def _earlier_turns(history: list[dict[str, Any]]) -> list[_Turn]:
+    turns: list[_Turn] = []
+    for m in history:
+        if not m.get("content") and not m.get("sent"):
+            continue
+        if m.get("role") == "user":
+            passages = [Source.from_record(p) for p in m.get("passages") or []
+                        if isinstance(p, dict) and "n" in p]
+            turns.append(_Turn(str(m.get("sent") or m["content"]), None, passages))
+        elif m.get("role") == "assistant" and turns and turns[-1].reply is None:
+            turns[-1].reply = str(m["content"])
+    return turns
+
+
 class Assistant:
-    """Answers questions with an engine, grounded in a library (when given)."""
+    """Answers questions with an engine, grounded in a library (when given).
+
+    It holds no conversation state: what earlier turns sent comes with the history (see the
+    module docstring), so one assistant serves many conversations and an identical question
+    in another conversation starts afresh.
+    """
 
     def __init__(self, engine: ChatModel, library: Any | None, settings: Settings) -> None:
         self.engine = engine
         self.library = library
         self.settings = settings
-        # user question -> the augmented user message actually sent, so later turns repeat
-        # the earlier turns byte for byte (a stable prefix llama.cpp can reuse)
-        self._sent: OrderedDict[str, str] = OrderedDict()
 
     # -- retrieval -----------------------------------------------------------------------
-    def retrieve(self, question: str, history: list[Message],
+    def retrieve(self, question: str, history: list[dict[str, Any]],
                  collection: str | None) -> list[Source]:
         if self.library is None:
             return []
@@ -221,37 +307,75 @@ class Assistant:
         ]
 
     # -- prompt --------------------------------------------------------------------------
-    def build_messages(self, question: str, history: list[Message],
-                       sources: list[Source]) -> tuple[list[Message], list[Source]]:
-        """Messages that fit n_ctx - max_tokens: history is trimmed oldest first, then the
-        lowest-ranked passages are dropped."""
-        budget = self.engine.n_ctx - self.settings.max_tokens
-        system = {"role": "system", "content": self.settings.system_prompt}
-        turns = [m for m in history if m["role"] in ("user", "assistant") and m["content"]]
-        turns = [
-            {"role": m["role"], "content": self._sent.get(m["content"], m["content"])}
-            if m["role"] == "user" else {"role": m["role"], "content": m["content"]}
-            for m in turns
-        ]
-        sources = list(sources)
+    def _to_read(self, msgs: list[Message]) -> int:
+        """Prompt tokens the engine would read (those it does not hold already)."""
+        total = self.engine.count_prompt_tokens(msgs)
+        cached = getattr(self.engine, "cached_tokens", None)
+        return total - (cached(msgs) if cached is not None else 0)
 
-        def user_message(srcs: list[Source]) -> Message:
-            if not srcs:
-                return {"role": "user", "content": question}
-            return {"role": "user",
-                    "content": f"{format_passages(srcs)}\n\nMy question: {question}"}
+    def read_budget(self) -> float:
+        """Prompt tokens the model reads in ``answer_wait_s`` (unlimited if it cannot say)."""
+        speed = getattr(self.engine, "prompt_speed", None)
+        if speed is None or self.settings.answer_wait_s <= 0:
+            return float("inf")
+        return speed() * self.settings.answer_wait_s
+
+    def build_messages(self, question: str, history: list[dict[str, Any]],
+                       sources: list[Source]) -> tuple[list[Message], list[Source]]:
+        """Messages that fit n_ctx - max_tokens and the time budget, and the sources the
+        turn can use (earlier passages still in the prompt, then the new ones).
+
+        Retrieved passages the kept history already holds are named by number; the others
+        are numbered on from the conversation's last. History is trimmed oldest first, then
+        the lowest-ranked new passages are dropped; then new passages are dropped while
+        reading the prompt would take longer than ``answer_wait_s`` (keeping at least
+        :data:`MIN_PASSAGES` in all)."""
+        budget = self.engine.n_ctx - self.settings.max_tokens
+        system: Message = {"role": "system", "content": self.settings.system_prompt}
+        turns = _earlier_turns(history)
+        last_n = max((p.n for t in turns for p in t.passages), default=0)
+
+        def layout(kept: list[_Turn],
+                   retrieved: list[Source]) -> tuple[list[Source], list[Source]]:
+            held = {(p.chunk_id, p.digest): p for t in kept for p in t.passages}
+            reused: list[Source] = []
+            new: list[Source] = []
+            n = last_n
+            for src in retrieved:
+                old = held.get((src.chunk_id, src.digest))
+                if old is not None:
+                    reused.append(old)
+                else:
+                    n += 1
+                    new.append(replace(src, n=n, reused=False))
+            return reused, new
+
+        def messages(kept: list[_Turn], reused: list[Source], new: list[Source]) -> list[Message]:
+            out = [system]
+            for t in kept:
+                out.append({"role": "user", "content": t.user})
+                if t.reply is not None:
+                    out.append({"role": "assistant", "content": t.reply})
+            if new or reused:
+                body = format_passages(new, [p.n for p in reused])
+                out.append({"role": "user", "content": f"{body}\n\nMy question: {question}"})
+            else:
+                out.append({"role": "user", "content": question})
+            return out
 
         def fits(msgs: list[Message]) -> bool:
             return self.engine.count_prompt_tokens(msgs) <= budget
 
+        retrieved = list(sources)
         while True:
-            msgs = [system, *turns, user_message(sources)]
+            reused, new = layout(turns, retrieved)
+            msgs = messages(turns, reused, new)
             if fits(msgs):
-                return msgs, sources
-            if len(turns) > 2:
-                turns = turns[2:] if turns[0]["role"] == "user" else turns[1:]
-            elif sources:
-                sources = sources[:-1]
+                break
+            if len(turns) > 1:
+                turns = turns[1:]
+            elif retrieved:
+                retrieved = retrieved[:-1]
             elif turns:
                 turns = turns[1:]
             else:
@@ -259,31 +383,51 @@ class Assistant:
                     f"the question alone is longer than the context window "
                     f"({self.engine.n_ctx} tokens); shorten it or raise n_ctx"
                 )
+        can_read = self.read_budget()
+        keep_new = max(0, MIN_PASSAGES - len(reused))
+        while len(new) > keep_new and self._to_read(msgs) > can_read:
+            new = new[:-1]
+            msgs = messages(turns, reused, new)
+        in_prompt = {p.n: p for t in turns for p in t.passages}
+        for p in reused:
+            in_prompt[p.n] = p
+        for p in new:
+            in_prompt[p.n] = p
+        return msgs, [in_prompt[n] for n in sorted(in_prompt)]
 
     # -- answering -----------------------------------------------------------------------
     def answer(
         self,
         question: str,
-        history: list[Message] | None = None,
+        history: list[dict[str, Any]] | None = None,
         cancel: Cancel | None = None,
         collection: str | None = None,
         retrieval: bool = True,
         options: Options | None = None,
+        progress: ReadingProgress | None = None,
     ) -> Answer:
+        """Start an answer. ``history`` is the conversation so far (user entries may carry
+        ``sent``/``passages`` from :attr:`Answer.record`); ``progress`` hears how far the
+        model has read the prompt."""
         history = history or []
         t0 = time.perf_counter()
-        sources = self.retrieve(question, history, collection) if retrieval else []
+        retrieved = self.retrieve(question, history, collection) if retrieval else []
         retrieval_ms = (time.perf_counter() - t0) * 1000
-        messages, sources = self.build_messages(question, history, sources)
-        self._sent[question] = messages[-1]["content"]
-        while len(self._sent) > 64:
-            self._sent.popitem(last=False)
+        messages, sources = self.build_messages(question, history, retrieved)
+        new_sources = [s for s in sources if not s.reused]
         opts = options or Options(max_tokens=self.settings.max_tokens,
                                   temperature=self.settings.temperature)
         answer = Answer(question=question, model=getattr(self.engine, "name", "model"),
                         sources=sources, no_context=retrieval and not sources,
-                        retrieval_ms=retrieval_ms if retrieval else 0.0, messages=messages)
+                        retrieval_ms=retrieval_ms if retrieval else 0.0, messages=messages,
+                        new_sources=new_sources)
         if answer.no_context:
             answer._note = NO_CONTEXT_NOTE
-        answer._stream = self.engine.execute(messages, opts, cancel, answer.usage)
+        kwargs: dict[str, Any] = {}
+        if progress is not None:
+            label = (f"Reading {len(new_sources)} passage{'s' if len(new_sources) != 1 else ''}"
+                     if new_sources else "Reading the conversation")
+            kwargs["progress"] = lambda done, total: progress(label, done / max(total, 1))
+        answer._stream = self.engine.execute(messages, opts, cancel, answer.usage, **kwargs)
         return answer
+

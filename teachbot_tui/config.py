@@ -37,7 +37,7 @@ class Settings:
     n_ctx: int = 4096
     """Context window of the chat model, in tokens."""
     threads: int = 0
-    """CPU threads for llama.cpp; 0 means one per core."""
+    """CPU threads for llama.cpp; 0 means automatic: one per core other programs leave free."""
     gpu_layers: str = "auto"
     """Layers offloaded to the GPU: "auto" (all, when the build supports offload) or a number."""
     temperature: float = 0.3
@@ -48,6 +48,8 @@ class Settings:
     """The coach's persona and instructions."""
     retrieval_k: int = 5
     """How many passages are given to the model."""
+    answer_wait_s: float = 8.0
+    """Seconds the model may spend reading new passages before it answers; 0 means no limit."""
     retrieval_threshold: float = 0.30
     """Minimum cosine similarity for a passage to count as relevant (MiniLM scale)."""
     retrieval_mode: str = "hybrid"
@@ -73,6 +75,8 @@ class Settings:
             raise ConfigError("retrieval_threshold must be between 0 and 1")
         if self.retrieval_k < 1:
             raise ConfigError("retrieval_k must be at least 1")
+        if self.answer_wait_s < 0:
+            raise ConfigError(f"answer_wait_s must be 0 (no limit) or more (got {self.answer_wait_s})")
         if self.gpu_layers != "auto":
             try:
                 int(self.gpu_layers)

@@ -3,6 +3,10 @@
 A reply is stored as soon as it starts (status ``streaming``) and updated as it grows, so a
 kill -9 mid-stream loses at most the last unsaved piece of the partial reply. On open, any
 reply left ``streaming`` by a crash is marked ``interrupted``.
+
+A question also keeps what was sent to the model for it (:meth:`ConversationStore.record_sent`,
+from ``Answer.record``): later turns, also after a restart, repeat it byte for byte and refer
+to its passages by number instead of sending them again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,14 @@ from .paths import Paths
 from .text import storable as _storable
 
 
+def _json_list(text: str | None) -> list[Any]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
 class ConversationError(Exception):
     """A conversation operation failed; one line saying what to do."""
 
@@ -30,6 +42,16 @@ class StoredMessage:
     sources: list[dict[str, Any]] = field(default_factory=list)
     status: str = "complete"  # complete | streaming | stopped | interrupted | error
     created_at: str = ""
+    sent: str | None = None  # a question: the user message exactly as the model read it
+    passages: list[dict[str, Any]] = field(default_factory=list)  # ...and the passages it added
+
+    def history_entry(self) -> dict[str, Any]:
+        """This message as the Assistant's history wants it (with what was sent)."""
+        entry: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.role == "user" and self.sent is not None:
+            entry["sent"] = self.sent
+            entry["passages"] = self.passages
+        return entry
 
 
 @dataclass
@@ -82,7 +104,7 @@ class ConversationStore:
             raise ConversationError(f"no conversation with id {conversation_id}")
         messages = [
             StoredMessage(m["id"], m["role"], m["content"], json.loads(m["sources"]),
-                          m["status"], m["created_at"])
+                          m["status"], m["created_at"], m["sent"], _json_list(m["passages"]))
             for m in self._con.execute(
                 "SELECT * FROM messages WHERE conversation_id=? ORDER BY id", (conversation_id,)
             )
@@ -143,6 +165,14 @@ class ConversationStore:
         with self._con:
             self._con.execute(f"UPDATE messages SET {', '.join(sets)} WHERE id=?",
                               (*args, message_id))
+
+    def record_sent(self, message_id: int, sent: str, passages: list[dict[str, Any]]) -> None:
+        """Keep what a question sent to the model (``Answer.record``) with the question."""
+        with self._con:
+            self._con.execute(
+                "UPDATE messages SET sent=?, passages=? WHERE id=? AND role='user'",
+                (_storable(sent), _storable(json.dumps(passages, ensure_ascii=False)),
+                 message_id))
 
     def delete_message(self, message_id: int) -> None:
         with self._con:

@@ -95,6 +95,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX practice_scores_by_evaluation ON practice_scores(evaluation_id);
     """,
+    # 4: what a question sent to the model (teachbot_tui/answers.py, Answer.record): the user
+    # message exactly as sent, and the passages it added, so a resumed conversation rebuilds
+    # the same prompt prefix
+    """
+    ALTER TABLE messages ADD COLUMN sent TEXT;
+    ALTER TABLE messages ADD COLUMN passages TEXT NOT NULL DEFAULT '[]';
+    """,
 ]
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from teachbot_tui import config
 from teachbot_tui.answers import FENCE_CLOSE, FENCE_OPEN, NO_CONTEXT_NOTE, Assistant
-from teachbot_tui.engine.base import Cancel
+from teachbot_tui.engine.base import Cancel, Options
 from teachbot_tui.library import Library
 from teachbot_tui.paths import Paths
 
@@ -35,7 +35,8 @@ def docs(tmp_path: Path) -> dict[str, Path]:
 
 @pytest.fixture
 def assistant(home: Path, docs: dict[str, Path], embedder: object, engine: object) -> Assistant:
-    settings = replace(config.load(), max_tokens=48, temperature=0.0)
+    # no time budget (answer_wait_s=0): how many passages fit must not depend on the load
+    settings = replace(config.load(), max_tokens=48, temperature=0.0, answer_wait_s=0.0)
     lib = Library(Paths.from_env(), settings, embedder=embedder)  # type: ignore[arg-type]
     lib.import_paths([next(iter(docs.values())).parent])
     return Assistant(engine, lib, settings)  # type: ignore[arg-type]
@@ -129,11 +130,79 @@ def test_follow_up_questions_use_the_conversation(assistant: Assistant,
 def test_second_turn_evaluates_only_the_new_turn(assistant: Assistant) -> None:
     first = assistant.answer("How should I handle a student who keeps disrupting the lesson?")
     reply = "".join(first)
-    history = [{"role": "user", "content": first.question},
-               {"role": "assistant", "content": reply}]
+    history = [first.history_entry(), {"role": "assistant", "content": reply}]
     second = assistant.answer("What happens after a pupil ignores a warning?", history=history)
     list(second)
     assert second.usage.cached_tokens >= first.usage.prompt_tokens - 1
+    assert second.messages[:2] == first.messages[:2]  # the same prefix, byte for byte
+
+
+def test_follow_up_names_passages_it_already_sent(assistant: Assistant) -> None:
+    q = "How should I handle a student who keeps disrupting the lesson?"
+    first = assistant.answer(q)
+    reply = "".join(first)
+    assert len(first.sources) >= 2 and all(not s.reused for s in first.sources)
+    history = [first.history_entry(), {"role": "assistant", "content": reply}]
+    second = assistant.answer("What should I do if it happens again?", history=history)
+    list(second)
+    sent = second.messages[-1]["content"]
+    old = {s.chunk_id: s.n for s in first.sources}
+    reused = [s for s in second.sources if s.reused]
+    new = [s for s in second.sources if not s.reused]
+    assert reused, "a same-topic follow-up finds passages it already has"
+    for s in reused:  # named by their first numbers, never sent again
+        assert old[s.chunk_id] == s.n and f"{FENCE_OPEN} [{s.n}]" not in sent
+        assert f"[{s.n}]" in sent.split(FENCE_CLOSE)[-1]
+    assert [s.n for s in new] == list(range(len(first.sources) + 1,
+                                             len(first.sources) + 1 + len(new)))
+    assert sent.count(FENCE_OPEN) == len(new)
+    for s in new:
+        assert s.chunk_id not in old and s.text in sent
+    # the turn's sources are every passage it could use, old ones included, by number
+    assert {s.n for s in second.sources} >= set(old.values())
+    assert [s.n for s in second.sources] == sorted(s.n for s in second.sources)
+    assert second.record["passages"] == [s.record() for s in new]
+
+
+def test_an_identical_question_in_another_conversation_starts_afresh(
+        assistant: Assistant) -> None:
+    q = "How should I handle a student who keeps disrupting the lesson?"
+    first = assistant.answer(q)
+    history = [first.history_entry(), {"role": "assistant", "content": "".join(first)}]
+    list(assistant.answer("What should I do if it happens again?", history=history))
+    other = assistant.answer(q)  # a new conversation: no history
+    list(other)
+    assert other.messages == first.messages
+    assert all(not s.reused for s in other.sources)
+
+
+def test_time_budget_keeps_at_least_two_passages(assistant: Assistant) -> None:
+    q = "How should I handle a student who keeps disrupting the lesson?"
+    full = assistant.answer(q)
+    list(full)
+    assert len(full.sources) > 2
+    list(assistant.engine.execute([{"role": "user", "content": "hi"}], Options(max_tokens=1)))
+    assistant.settings = replace(assistant.settings, answer_wait_s=0.001)  # reads ~nothing
+    seen: list[tuple[str, float]] = []
+    quick = assistant.answer(q, progress=lambda label, f: seen.append((label, f)))
+    list(quick)
+    assert [s.chunk_id for s in quick.sources] == [s.chunk_id for s in full.sources[:2]]
+    assert quick.messages[-1]["content"].count(FENCE_OPEN) == 2
+    assistant.settings = replace(assistant.settings, answer_wait_s=0.0)  # no limit
+    again = assistant.answer(q)
+    list(again)
+    assert len(again.sources) == len(full.sources)
+
+
+def test_reading_progress_names_the_new_passages(assistant: Assistant) -> None:
+    seen: list[tuple[str, float]] = []
+    answer = assistant.answer("What adjustments can I make for a pupil with an individual "
+                              "education plan?", progress=lambda label, f: seen.append((label, f)))
+    list(answer)
+    n = len(answer.sources)
+    assert n >= 1 and seen and seen[-1][1] == 1.0
+    assert {label for label, _ in seen} == {f"Reading {n} passage{'s' if n != 1 else ''}"}
+    assert [f for _, f in seen] == sorted(f for _, f in seen)
 
 
 def test_cancel_keeps_the_partial_answer(assistant: Assistant) -> None:

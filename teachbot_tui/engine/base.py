@@ -8,7 +8,7 @@ The UI, practice mode and the CLIs talk to a :class:`ChatModel`; the real one is
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -23,7 +23,8 @@ class Cancel:
     """A cancel flag shared between the caller and a running generation.
 
     ``execute`` checks it between tokens, so a generation stops within one token's time
-    (a few ms for small models) of :meth:`set`.
+    (a few ms for small models) of :meth:`set`; while a prompt is read, the real engine also
+    aborts the evaluation in progress.
     """
 
     def __init__(self) -> None:
@@ -70,8 +71,10 @@ class ChatModel(Protocol):
         options: Options | None = None,
         cancel: Cancel | None = None,
         usage: Usage | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Iterator[str]:
-        """Yield the reply's text pieces as they are decoded; fills ``usage`` when done."""
+        """Yield the reply's text pieces as they are decoded; fills ``usage`` when done.
+        ``progress(read, to_read)`` is called while the prompt is read (prompt tokens)."""
         ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -79,3 +82,7 @@ class ChatModel(Protocol):
     def count_prompt_tokens(self, messages: list[Message]) -> int:
         """Tokens the formatted chat prompt (with the generation prompt) takes."""
         ...
+
+    # An engine may also offer (the Assistant uses them when present):
+    #   prompt_speed() -> float: prompt tokens it reads per second, measured;
+    #   cached_tokens(messages) -> int: tokens of that prompt it holds already (not re-read).

@@ -30,13 +30,21 @@ class FakeEngine:
         options: Options | None = None,
         cancel: Cancel | None = None,
         usage: Usage | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Iterator[str]:
         self.calls.append(list(messages))
+        return self._run(messages, cancel, usage, progress)
+
+    def _run(self, messages: list[Message], cancel: Cancel | None, usage: Usage | None,
+             progress: Callable[[int, int], None] | None) -> Iterator[str]:
         text = self._reply(messages) if callable(self._reply) else self._reply
         pieces = text.split(" ")
         usage = usage if usage is not None else Usage()
         usage.prompt_tokens = self.count_prompt_tokens(messages)
         usage.finish_reason = "stop"
+        if progress is not None:  # the prompt is "read" at once
+            progress(0, usage.prompt_tokens)
+            progress(usage.prompt_tokens, usage.prompt_tokens)
         for i, word in enumerate(pieces):
             if cancel is not None and cancel.is_set:
                 usage.finish_reason = "cancelled"

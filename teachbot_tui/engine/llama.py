@@ -2,9 +2,13 @@
 
 * The chat template comes from the GGUF's own metadata (the same Jinja template
   ``create_chat_completion`` would use), so the prompt is exactly what the model was trained on.
-* Prompts are tokenized once, and evaluated in slices so a cancel lands quickly even during a
-  long prompt. llama-cpp-python keeps the evaluated tokens: a new prompt that shares a prefix
-  with the previous one (the next turn of a conversation) only evaluates what is new.
+* Prompts are tokenized once, and evaluated in slices that report progress. A cancel also
+  aborts the slice being evaluated (llama.cpp's abort callback, checked between graph nodes),
+  so Esc lands within milliseconds even on a large model. llama-cpp-python keeps the evaluated
+  tokens: a new prompt that shares a prefix with the previous one (the next turn of a
+  conversation) only evaluates what is new.
+* The engine measures how fast the loaded model reads prompts (:meth:`LlamaEngine.prompt_speed`),
+  so callers can size a prompt to a time budget.
 * Decoding streams text pieces through :meth:`execute`, which checks the cancel flag between
   tokens.
 """
@@ -23,7 +27,13 @@ from typing import Any
 from ..gguf_info import GGUFError, read_info
 from .base import Cancel, EngineError, Message, Options, Usage
 
-PROMPT_SLICE = 128  # tokens evaluated between cancel checks
+PROMPT_SLICE = 128  # tokens evaluated between progress reports
+PROBE_TOKENS = 64  # tokens timed when no prompt has been read yet (prompt_speed)
+SPEED_MIN_SLICE = 16  # slices shorter than this say little about the reading speed
+SPEED_DECAY = 0.5  # weight of the older measurements when a new slice is timed
+
+PrefillProgress = Callable[[int, int], None]
+"""``(tokens read, tokens to read)`` while a prompt is evaluated."""
 
 
 def _available_memory() -> int | None:
@@ -53,6 +63,44 @@ def _quiet_stderr() -> Iterator[None]:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+class CpuLoad:
+    """How many cores other processes kept busy since the last look (Linux ``/proc``).
+
+    llama.cpp's worker threads spin while they wait for each other, so a thread that shares
+    its core with another busy process stalls the whole team: on 2 cores with one other busy
+    process, 2 threads read prompts slower than 1 and decode at half the speed (see
+    docs/benchmarks.md, "Threads and load"). :meth:`threads` turns the measurement into a
+    thread count: one per core that others left free, at least one.
+    """
+
+    def __init__(self) -> None:
+        self.cores = max(1, os.cpu_count() or 1)
+        self._last = self._read()
+        self.others = 0.0
+
+    @staticmethod
+    def _read() -> tuple[int, int, int] | None:
+        """(all jiffies, idle jiffies, this process's jiffies), or None without /proc."""
+        try:
+            with open("/proc/stat") as fh:
+                cpu = [int(x) for x in fh.readline().split()[1:]]
+            with open("/proc/self/stat") as fh:
+                mine = fh.read().rsplit(")", 1)[1].split()
+        except (OSError, ValueError, IndexError):
+            return None
+        return sum(cpu[:8]), cpu[3] + cpu[4], int(mine[11]) + int(mine[12])
+
+    def threads(self) -> int:
+        now = self._read()
+        last, self._last = self._last, now
+        if now is None or last is None:
+            return self.cores
+        total, idle, mine = (a - b for a, b in zip(now, last, strict=True))
+        if total >= 10 * self.cores:  # at least ~0.1 s since the last look, else keep it
+            self.others = max(0.0, (total - idle - mine) / total * self.cores)
+        return max(1, self.cores - round(self.others))
 
 
 _LOAD_LOCK = threading.Lock()
@@ -122,7 +170,10 @@ class LlamaEngine:
         report(0.05)
         import llama_cpp
 
+        # no thread count given: each generation picks one from the current load (CpuLoad)
+        self.cpu_load = None if n_threads else CpuLoad()
         n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self.n_threads = n_threads
         if info.context_length:
             n_ctx = min(n_ctx, info.context_length)
         self.path = info.path
@@ -153,6 +204,10 @@ class LlamaEngine:
             ) from None
         self.n_ctx = int(self.llm.n_ctx())
         self._setup_template()
+        self._read_tokens = 0.0  # decayed sums of timed prompt slices (prompt_speed)
+        self._read_seconds = 0.0
+        self._abort_when: Cancel | None = None
+        self._install_abort()
         report(1.0)
 
     @classmethod
@@ -160,8 +215,10 @@ class LlamaEngine:
              progress: Callable[[float], None] | None = None) -> LlamaEngine:
         """Load a registry entry (``teachbot_tui.registry.ModelEntry``) with the settings'
         n_ctx, threads and gpu_layers."""
-        return cls(entry.path, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                   gpu_layers=settings.gpu_layers, name=entry.name, progress=progress)
+        engine = cls(entry.path, n_ctx=settings.n_ctx, n_threads=settings.threads or None,
+                     gpu_layers=settings.gpu_layers, name=entry.name, progress=progress)
+        engine.prompt_speed()  # measured now, so the first question is sized to its budget
+        return engine
 
     # -- chat template -------------------------------------------------------------------
     def _setup_template(self) -> None:
@@ -211,37 +268,126 @@ class LlamaEngine:
         options: Options | None = None,
         cancel: Cancel | None = None,
         usage: Usage | None = None,
+        progress: PrefillProgress | None = None,
     ) -> Iterator[str]:
         opts = options or Options()
         usage = usage if usage is not None else Usage()
         tokens = self.tokenize_prompt(messages)
-        return self._stream(tokens, opts, cancel, usage)
+        self._pick_threads()
+        return self._stream(tokens, opts, cancel, usage, progress)
 
-    def _prefill(self, tokens: list[int], cancel: Cancel | None) -> bool:
-        """Evaluate the prompt (all but its last token) in slices; False if cancelled."""
+    def _pick_threads(self) -> None:
+        """With ``threads = 0``, one thread per core that other processes left free."""
+        if self.cpu_load is None:
+            return
+        n = self.cpu_load.threads()
+        if n != self.n_threads:
+            self.llm._ctx.set_n_threads(n, n)
+            self.n_threads = n
+
+    # -- reading prompts: cache reuse, progress, cancel, speed -----------------------------
+    def _cached_prefix(self, tokens: list[int]) -> int:
+        """How many leading tokens of ``tokens`` the context already holds."""
         llm = self.llm
-        cached = 0
-        for a, b in zip(llm._input_ids.tolist(), tokens, strict=False):
+        held = llm._input_ids[: llm.n_tokens].tolist()
+        n = 0
+        for a, b in zip(held, tokens, strict=False):
             if a != b:
                 break
-            cached += 1
+            n += 1
+        return n
+
+    def cached_tokens(self, messages: list[Message]) -> int:
+        """Tokens of this prompt that would not be read again (the shared prefix)."""
+        return self._cached_prefix(self.tokenize_prompt(messages))
+
+    def prompt_speed(self) -> float:
+        """Prompt tokens read per second by this model here: measured on the prompts read so
+        far (recent ones weigh more, so it follows the machine's load); before the first,
+        on a short probe."""
+        if self._read_seconds <= 0:
+            self._probe_speed()
+        return self._read_tokens / max(self._read_seconds, 1e-9)
+
+    def _note_speed(self, tokens: int, seconds: float) -> None:
+        if tokens >= SPEED_MIN_SLICE and seconds > 0:
+            self._read_tokens = self._read_tokens * SPEED_DECAY + tokens
+            self._read_seconds = self._read_seconds * SPEED_DECAY + seconds
+
+    def _probe_speed(self) -> None:
+        """Time one slice of filler text at the start of the context (after an untimed small
+        one that pages the weights in); the next prompt replaces it."""
+        filler = self.llm.tokenize(b" the class reads a short story together" * 16,
+                                   add_bos=False, special=False)
+        filler = (filler * (1 + (PROBE_TOKENS + 8) // max(1, len(filler))))[: PROBE_TOKENS + 8]
+        self._rewind(0)
+        self.llm.eval(filler[:8])
+        t0 = time.perf_counter()
+        self.llm.eval(filler[8:])
+        self._note_speed(len(filler) - 8, time.perf_counter() - t0)
+
+    def _rewind(self, keep: int) -> None:
+        llm = self.llm
+        if keep < llm.n_tokens:
+            llm.n_tokens = keep
+            llm._ctx.kv_cache_seq_rm(-1, keep, -1)
+
+    def _install_abort(self) -> None:
+        """Let a set cancel flag abort the evaluation in progress (llama.cpp checks the
+        callback between graph nodes). Only prompt reading arms it (:meth:`_prefill`)."""
+        import ctypes
+
+        import llama_cpp.llama_cpp as low
+
+        def should_abort(_data: Any) -> bool:
+            flag = self._abort_when
+            return flag is not None and flag.is_set
+
+        self._abort_cb = low.ggml_abort_callback(should_abort)  # kept alive with the engine
+        fn = getattr(low._lib, "llama_set_abort_callback", None)
+        if fn is None:  # an older llama.cpp: cancel lands between slices instead
+            return
+        fn.argtypes = [ctypes.c_void_p, low.ggml_abort_callback, ctypes.c_void_p]
+        fn.restype = None
+        fn(self.llm._ctx.ctx, self._abort_cb, None)
+
+    def _prefill(self, tokens: list[int], cancel: Cancel | None,
+                 progress: PrefillProgress | None = None) -> bool:
+        """Evaluate the prompt (all but its last token) in slices, reporting progress and
+        timing each slice; False if cancelled (the slices read so far stay cached)."""
+        llm = self.llm
+        cached = self._cached_prefix(tokens)
         target = len(tokens) - 1
         if cached >= target:
             return True
-        if cached < llm.n_tokens:
-            llm.n_tokens = cached
-            llm._ctx.kv_cache_seq_rm(-1, cached, -1)
-        pos = cached
-        while pos < target:
-            if cancel is not None and cancel.is_set:
-                return False
-            end = min(target, pos + PROMPT_SLICE)
-            llm.eval(tokens[pos:end])
-            pos = end
+        self._rewind(cached)
+        total, pos = target - cached, cached
+        if progress is not None:
+            progress(0, total)
+        self._abort_when = cancel
+        try:
+            while pos < target:
+                if cancel is not None and cancel.is_set:
+                    return False
+                end = min(target, pos + PROMPT_SLICE)
+                t0 = time.perf_counter()
+                try:
+                    with _quiet_stderr():  # llama.cpp logs an aborted slice on fd 2
+                        llm.eval(tokens[pos:end])
+                except RuntimeError:
+                    if cancel is not None and cancel.is_set:  # aborted mid-slice
+                        return False
+                    raise
+                self._note_speed(end - pos, time.perf_counter() - t0)
+                pos = end
+                if progress is not None:
+                    progress(pos - cached, total)
+        finally:
+            self._abort_when = None
         return True
 
     def _stream(self, tokens: list[int], opts: Options, cancel: Cancel | None,
-                usage: Usage) -> Iterator[str]:
+                usage: Usage, progress: PrefillProgress | None = None) -> Iterator[str]:
         llm = self.llm
         if len(tokens) + opts.max_tokens > self.n_ctx:
             raise EngineError(
@@ -249,14 +395,9 @@ class LlamaEngine:
                 f"context window ({self.n_ctx}); shorten the question or raise n_ctx"
             )
         usage.prompt_tokens = len(tokens)
-        prefix = 0
-        for a, b in zip(llm._input_ids.tolist(), tokens, strict=False):
-            if a != b:
-                break
-            prefix += 1
-        usage.cached_tokens = prefix
+        usage.cached_tokens = self._cached_prefix(tokens)
         t0 = time.perf_counter()
-        if not self._prefill(tokens, cancel):
+        if not self._prefill(tokens, cancel, progress):
             usage.finish_reason = "cancelled"
             return
         grammar = None

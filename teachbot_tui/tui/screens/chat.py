@@ -73,14 +73,17 @@ class ReplyJob:
     stream: MarkdownStream | None = None
     last_save: float = 0.0
     finished: bool = False
+    user_message_id: int | None = None  # the question: what was sent is kept with it
 
 
 class ReplyEvent(Message):
     """Posted by the reply worker (any thread); handled in order on the UI thread."""
 
     def __init__(self, job: ReplyJob, kind: str, text: str = "", status: str = "",
-                 sources: list[dict[str, Any]] | None = None, no_context: bool = False) -> None:
+                 sources: list[dict[str, Any]] | None = None, no_context: bool = False,
+                 record: dict[str, Any] | None = None) -> None:
         super().__init__()
+        self.record = record
         self.job = job
         self.kind = kind
         self.text = text
@@ -320,7 +323,7 @@ class ChatScreen(SidePaneScreen):
             if before_message_id is not None and m.id >= before_message_id:
                 break
             if m.role in ("user", "assistant") and m.content.strip() and m.status != "error":
-                history.append({"role": m.role, "content": m.content})
+                history.append(m.history_entry())
         return history
 
     async def ask(self, text: str) -> None:
@@ -344,15 +347,17 @@ class ChatScreen(SidePaneScreen):
         self.refresh_conversations()
         self.query_one("#empty-state").display = False
         await self.messages.mount(MessageView("user", question, message_id=message_id))
-        await self._reply(question, history)
+        await self._reply(question, history, message_id)
 
-    async def _reply(self, question: str, history: list[dict[str, str]]) -> None:
+    async def _reply(self, question: str, history: list[dict[str, Any]],
+                     user_message_id: int | None = None) -> None:
         """The one streaming loop (new question and regenerate)."""
         assert self.conversation_id is not None
         view = MessageView("assistant", "", status="streaming")
         await self.messages.mount(view)
         view.set_status("streaming")
-        job = ReplyJob(self.conversation_id, question, history, view)
+        job = ReplyJob(self.conversation_id, question, history, view,
+                       user_message_id=user_message_id)
         self.job = job
         backend = self.tapp.backend
         if not backend.engine.done:
@@ -398,10 +403,15 @@ class ChatScreen(SidePaneScreen):
             post("notice", text="Searching your library…" if backend.library.value is not None
                  else "Thinking…")
             note = ""
+
+            def reading(label: str, fraction: float) -> None:
+                post("notice", text=f"{label}… {fraction:.0%}")
+
             try:
                 assistant = backend.assistant()
                 try:
-                    answer = assistant.answer(job.question, job.history, cancel=job.cancel)
+                    answer = assistant.answer(job.question, job.history, cancel=job.cancel,
+                                              progress=reading)
                 except Exception as exc:  # noqa: BLE001 - retrieval failed: answer without it
                     from ...engine.base import EngineError
 
@@ -409,9 +419,10 @@ class ChatScreen(SidePaneScreen):
                         raise
                     note = f"Library search failed ({one_line(exc)}); answered without your documents."
                     answer = assistant.answer(job.question, job.history, cancel=job.cancel,
-                                              retrieval=False)
+                                              retrieval=False, progress=reading)
                 post("sources", sources=[source_dict(s) for s in answer.sources],
-                     no_context=bool(getattr(answer, "no_context", False)), text=note)
+                     no_context=bool(getattr(answer, "no_context", False)), text=note,
+                     record=getattr(answer, "record", None))
                 for piece in answer:
                     if piece:
                         post("piece", text=piece)
@@ -439,6 +450,8 @@ class ChatScreen(SidePaneScreen):
         elif event.kind == "sources":
             job.sources = event.sources or []
             job.no_context = event.no_context
+            if event.record is not None and job.user_message_id is not None:
+                store.record_sent(job.user_message_id, **event.record)
             job.message_id = store.add_message(job.conversation_id, "assistant", "",
                                                sources=job.sources, status="streaming")
             view.message_id = job.message_id
@@ -522,7 +535,8 @@ class ChatScreen(SidePaneScreen):
             if view.role == "assistant" and (view.message_id is None
                                              or view.message_id > last_user.id):
                 await view.remove()
-        await self._reply(last_user.content, self._history(before_message_id=last_user.id))
+        await self._reply(last_user.content, self._history(before_message_id=last_user.id),
+                          last_user.id)
 
     def _last_answer(self) -> MessageView | None:
         return next((v for v in reversed(self.views()) if v.role == "assistant"), None)
