@@ -301,7 +301,7 @@ def test_index_grows_and_compacts(tmp_path: Path) -> None:
 def test_vectors_of_another_embedder_are_refused_until_reembed(library: Library, tmp_path: Path,
                                                               embedder: object) -> None:
     from teachbot_tui.library import LibraryError
-    from teachbot_tui.library.library import EMBEDDING_RECIPE, embedding_text
+    from teachbot_tui.library.importer import EMBEDDING_RECIPE, embedding_text
 
     docs = tmp_path / "docs"
     docs.mkdir()
