@@ -14,8 +14,8 @@ from teachbot_tui.answers import FENCE_CLOSE, FENCE_OPEN, NO_CONTEXT_NOTE, Assis
 from teachbot_tui.engine.base import Cancel, Options
 from teachbot_tui.library import Library
 from teachbot_tui.paths import Paths
+from teachbot_tui.testing import corpus
 
-from . import corpus
 from .conftest import VENV_BIN, can_unshare_net, cli_env, run_cli
 
 HOSTILE = (

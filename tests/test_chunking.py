@@ -14,7 +14,7 @@ from teachbot_tui.library.chunking import (
     sentence_spans,
 )
 from teachbot_tui.library.formats import ParsedDocument, parse_bytes, parse_file
-from tests.corpus import long_document_markdown, make_good_corpus
+from teachbot_tui.testing.corpus import long_document_markdown, make_good_corpus
 
 Count = Callable[[str], int]
 

@@ -21,8 +21,7 @@ from teachbot_tui.answers import FENCE_OPEN, Assistant
 from teachbot_tui.conversations import ConversationStore
 from teachbot_tui.library import Library
 from teachbot_tui.paths import Paths
-
-from . import corpus
+from teachbot_tui.testing import corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 

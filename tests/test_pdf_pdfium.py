@@ -10,7 +10,7 @@ import pytest
 
 from teachbot_tui.library.formats import ParseError, parse_file
 from teachbot_tui.library.formats.pdfium import parse_pdf
-from tests.corpus import make_good_corpus, make_hostile_corpus
+from teachbot_tui.testing.corpus import make_good_corpus, make_hostile_corpus
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write this folder's BEIR-format set from the test corpus (tests/corpus.py).
+"""Write this folder's BEIR-format set from the test corpus (teachbot_tui/testing/corpus.py).
 
 Each document of ``make_good_corpus`` (one per format) is parsed with teachbot's own parsers
 and its text becomes a corpus entry (``_id`` = the corpus key); ``QUESTIONS`` (paraphrased
@@ -25,7 +25,7 @@ from teachbot_tui import offline  # noqa: E402
 offline.enforce()
 
 from teachbot_tui.library.formats import parse_file  # noqa: E402
-from tests import corpus  # noqa: E402
+from teachbot_tui.testing import corpus  # noqa: E402
 
 
 def main() -> None:
