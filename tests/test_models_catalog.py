@@ -115,3 +115,20 @@ def test_catalog_command_json(home: Path) -> None:
     assert data["best_fit"] in verdicts
     text = CliRunner().invoke(app, ["models", "catalog"]).stdout
     assert "qwen2.5-7b" in text and "Best fit:" in text
+
+
+@pytest.mark.slow  # loads the real default model
+def test_default_speed_is_measured_once_then_cached(home: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = catalog.Paths.from_env()
+    first = catalog.default_speed(paths, threads=2)
+    assert first["measured"] and first["prompt_tps"] > 0 and first["decode_tps"] > 0
+    assert (paths.cache_dir / catalog.SPEED_CACHE).is_file()
+
+    def no_second_measurement(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(catalog, "measure_default_speed", no_second_measurement)
+    assert catalog.default_speed(paths, threads=2)["decode_tps"] == first["decode_tps"]
+    machine = catalog.this_machine(paths)
+    assert machine.measured and machine.decode_tps == first["decode_tps"]
