@@ -224,8 +224,12 @@ class Backend:
         next turn's prompt shares its prefix with this one (llama.cpp's KV cache)."""
         key = (id(self.engine.value), id(self.library.value), id(self.settings))
         if self._assistant is None or self._assistant_key != key:
-            self._assistant = self.assistant_factory(self.engine.value, self.library.value,
-                                                     self.settings)
+            from ..packs import settings_for
+
+            engine = self.engine.value
+            # a model pack brings its own system prompt (unless the teacher set one)
+            settings = settings_for(self.settings, getattr(engine, "name", ""), self.paths)
+            self._assistant = self.assistant_factory(engine, self.library.value, settings)
             self._assistant_key = key
         return self._assistant
 
