@@ -60,5 +60,7 @@ if [ "$DEV" = 1 ]; then
 else
   "${PIP[@]}" -c constraints.txt -e .
 fi
+# the app embeds with ONNX Runtime: export the default embedder once (torch runs only here)
+.venv/bin/python -m teachbot_tui.library.onnx_export --setup
 .venv/bin/teachbot doctor >/dev/null
 echo "setup: teachbot is installed in .venv ($(.venv/bin/teachbot --version))" >&2

@@ -7,8 +7,8 @@ number and heading path. Every way a file can be bad ends in one :class:`ParseEr
 library exception, recursion error or zip bomb escapes.
 
 One module per format family (``plaintext``, ``markdown``, ``delimited``, ``rtf``, ``webpage``,
-``office``, ``pdf``), each filling a :class:`~.core.Builder` and listing its suffixes in a
-``PARSERS`` dict; ``registry`` collects them. To add a format, write its module and name it in
+``office``, ``pdfium``; ``pdf`` is the pypdf reference parser), each filling a
+:class:`~.core.Builder` and listing its suffixes in a ``PARSERS`` dict; ``registry`` collects them. To add a format, write its module and name it in
 ``registry.FAMILIES``.
 """
 

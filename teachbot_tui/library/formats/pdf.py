@@ -1,4 +1,5 @@
-"""PDF through pypdf: text per page regrouped into paragraphs, bookmarks as headings."""
+"""PDF through pypdf: text per page regrouped into paragraphs, bookmarks as headings. Imports
+use :mod:`.pdfium` (faster, same text); this parser is the reference it is tested against."""
 
 from __future__ import annotations
 
@@ -166,5 +167,3 @@ def _too_many_pages(pages: int | None) -> ParseError:
     return ParseError("huge", f"the PDF has {count}, over the {MAX_PDF_PAGES}-page limit; "
                       "split it into parts")
 
-
-PARSERS = {".pdf": parse_pdf}

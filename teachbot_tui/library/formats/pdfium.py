@@ -1,9 +1,10 @@
-"""PDF parsing with pypdfium2 (PDFium, Apache-2.0/BSD): the same result as the parser's pypdf
-path (pages, bookmarks as heading paths, the title, paragraphs regrouped from lines), 4-10x
-faster on the PDFs of scripts/bench_pdf.py with the same extracted text (docs/benchmarks.md).
+"""PDF parsing with pypdfium2 (PDFium, Apache-2.0/BSD), the parser imports use: the same result
+as the pypdf parser in :mod:`.pdf` (pages, bookmarks as heading paths, the title, paragraphs
+regrouped from lines), 3-8x faster on the PDFs of scripts/bench_pdf.py with the same extracted
+text (docs/benchmarks.md). The pypdf parser stays as the reference it is tested against.
 
 :func:`parse_pdf` takes the file's bytes and returns a ``ParsedDocument`` or raises
-``ParseError`` (``corrupt``, ``encrypted``, ``empty``), as ``parsers._parse_pdf`` does.
+``ParseError`` (``corrupt``, ``encrypted``, ``empty``, ``huge``), as :func:`.pdf.parse_pdf` does.
 PDFium is not thread-safe: every call into it holds one lock.
 """
 
@@ -14,7 +15,7 @@ import threading
 
 from .core import Builder as _Builder
 from .core import ParsedDocument, ParseError, clean_inline
-from .pdf import _PDF_TITLE_NOISE, _pdf_paragraphs
+from .pdf import _PDF_TITLE_NOISE, MAX_PDF_PAGES, _pdf_paragraphs, _too_many_pages
 
 _LOCK = threading.Lock()
 MAX_OUTLINE = 5000
@@ -73,6 +74,8 @@ def parse_pdf(data: bytes) -> ParsedDocument:
             pages = len(pdf)
             if pages == 0:
                 raise ParseError("corrupt", "the PDF has no pages")
+            if pages > MAX_PDF_PAGES:
+                raise _too_many_pages(pages)
             outline = sorted(_outline(pdf, pages), key=lambda entry: entry[0])
             builder = _Builder()
             failed = 0
@@ -83,7 +86,7 @@ def parse_pdf(data: bytes) -> ParsedDocument:
                     headings.append(outline[next_entry])
                     next_entry += 1
                 if headings:
-                    stack = list(builder._stack)
+                    stack = list(builder.headings)
                     for _, depth, text in headings:
                         while stack and stack[-1][0] >= depth:
                             stack.pop()
@@ -113,3 +116,6 @@ def parse_pdf(data: bytes) -> ParsedDocument:
     return builder.build(
         "pdf", title, meta=meta, empty_detail="no extractable text (scanned images?)"
     )
+
+
+PARSERS = {".pdf": parse_pdf}

@@ -13,13 +13,13 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from . import delimited, markdown, office, pdf, plaintext, rtf, webpage
+from . import delimited, markdown, office, pdfium, plaintext, rtf, webpage
 from .core import MAX_FILE_BYTES, ZIP_EXPANSION_FACTOR, ZIP_LIMIT, ParsedDocument, ParseError
 
 Parser = Callable[[bytes], ParsedDocument]
 
 # The format families, each a module with a ``PARSERS`` dict from suffix to parser.
-FAMILIES = (plaintext, markdown, delimited, rtf, webpage, office, pdf)
+FAMILIES = (plaintext, markdown, delimited, rtf, webpage, office, pdfium)
 
 _FORMATS: dict[str, Parser] = {
     suffix: parser for family in FAMILIES for suffix, parser in family.PARSERS.items()
