@@ -77,8 +77,12 @@ async def test_no_text_is_wider_than_its_pane(tmp_path: Path, size: tuple[int, i
         practice.action_evaluate()
         await wait_for(pilot, lambda: practice.evaluation is not None and practice.job is None,
                        timeout=30)
+        await pilot.pause(0.2)
+        assert practice.query_one(TabbedContent).active == "tab-feedback"
         await check("practice, the feedback")
         practice.action_show_progress()
+        await pilot.pause(0.2)
+        assert practice.query_one(TabbedContent).active == "tab-progress"
         await check("practice, the progress")
         practice.query_one(TabbedContent).active = "tab-session"
         practice.action_toggle_scenarios()
