@@ -243,6 +243,8 @@ class PracticeScreen(SidePaneScreen):
     def action_toggle_scenarios(self) -> None:
         if self.toggle_side_pane():
             self.query_one("#scenario-list", OptionList).focus()
+            if self.session is None:
+                self._notice("")
         else:
             self.query_one("#practice-reply", Input).focus()
 
