@@ -37,8 +37,11 @@ async def test_no_text_is_wider_than_its_pane(tmp_path: Path, size: tuple[int, i
     seen: dict[str, list[str]] = {}
 
     async def check(name: str) -> None:
-        await pilot.pause(0.1)
+        await pilot.pause(0.3)  # let the last resize and re-fit land
         seen[name] = clipped_text(app.screen)
+        if seen[name]:  # a layout still settling on a busy machine gets one more look
+            await pilot.pause(1.0)
+            seen[name] = clipped_text(app.screen)
 
     async with app.run_test(size=size) as pilot:  # type: ignore[attr-defined]
         await wait_for(pilot, lambda: app.backend.engine.done and app.backend.library.done,
@@ -77,8 +80,12 @@ async def test_no_text_is_wider_than_its_pane(tmp_path: Path, size: tuple[int, i
         practice.action_evaluate()
         await wait_for(pilot, lambda: practice.evaluation is not None and practice.job is None,
                        timeout=30)
+        await pilot.pause(0.2)
+        assert practice.query_one(TabbedContent).active == "tab-feedback"
         await check("practice, the feedback")
         practice.action_show_progress()
+        await pilot.pause(0.2)
+        assert practice.query_one(TabbedContent).active == "tab-progress"
         await check("practice, the progress")
         practice.query_one(TabbedContent).active = "tab-session"
         practice.action_toggle_scenarios()

@@ -135,7 +135,7 @@ KEYS: tuple[KeyAction, ...] = (
               "library"),
     KeyAction("cancel_import", "escape", "cancel_import", "Cancel",
               "Cancel the running import or sync (what is done is kept).", "library"),
-    KeyAction("refresh_library", "f5", "refresh", "Refresh",
+    KeyAction("refresh_library", "ctrl+l", "refresh", "Refresh",
               "Reload the lists of collections and documents.", "library", show=False),
     # Settings
     KeyAction("save_settings", "ctrl+s", "save", "Save",

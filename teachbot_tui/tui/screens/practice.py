@@ -220,9 +220,31 @@ class PracticeScreen(SidePaneScreen):
             if self.session is None:
                 self._notice("Ctrl+B shows the list of scenarios; Ctrl+N starts this one.")
 
+    def show_tab(self, tab_id: str) -> None:
+        """Switch to a tab. Focus is let go first: a focused widget in the tab being hidden
+        would hand focus to its neighbour there, and that would switch the tab back."""
+        self.set_focus(None)
+        self.query_one(TabbedContent).active = tab_id
+
+    @on(TabbedContent.TabActivated, "#practice-tabs")
+    def _on_tab(self, event: TabbedContent.TabActivated) -> None:
+        """Focus goes into the tab shown: a focused widget left in a hidden tab (the reply
+        box, or the role-play when it scrolls on a small terminal) would switch back to
+        its own tab."""
+        pane = event.pane
+        focused = self.focused
+        if focused is not None and pane in focused.ancestors_with_self:
+            return
+        target = {"tab-session": "#practice-reply", "tab-feedback": "#feedback-table",
+                  "tab-progress": "#progress-series"}.get(pane.id or "")
+        if target is not None:
+            self.query_one(target).focus()
+
     def action_toggle_scenarios(self) -> None:
         if self.toggle_side_pane():
             self.query_one("#scenario-list", OptionList).focus()
+            if self.session is None:
+                self._notice("")
         else:
             self.query_one("#practice-reply", Input).focus()
 
@@ -341,7 +363,7 @@ class PracticeScreen(SidePaneScreen):
         self.store.add_turn(self.session, first)
         await self.chat.mount(self._turn_widget(first))
         self._notice("Answer as the teacher. Ctrl+E when you are done, for feedback.")
-        self.query_one(TabbedContent).active = "tab-session"
+        self.show_tab("tab-session")
         self.query_one("#practice-reply", Input).focus()
 
     @on(Input.Submitted, "#practice-reply")
@@ -517,7 +539,7 @@ class PracticeScreen(SidePaneScreen):
         self.query_one("#feedback-body", Static).update(Content.assemble(*[
             (literal(p[0]).plain, p[1]) if isinstance(p, tuple) else literal(p).plain
             for p in parts]))
-        self.query_one(TabbedContent).active = "tab-feedback"
+        self.show_tab("tab-feedback")
 
     def action_edit_ideal(self) -> None:
         if self.session is None or self.session.id is None:
@@ -564,7 +586,7 @@ class PracticeScreen(SidePaneScreen):
     # -- progress --------------------------------------------------------------------------
     def action_show_progress(self) -> None:
         self.refresh_progress()
-        self.query_one(TabbedContent).active = "tab-progress"
+        self.show_tab("tab-progress")
 
     def refresh_progress(self) -> None:
         data = self.store.progress()

@@ -26,7 +26,7 @@ class FitLabel(Static):
     """One line of text, shortened to its width at a word boundary (full text: tooltip)."""
 
     DEFAULT_CSS = """
-    FitLabel { height: 1; }
+    FitLabel { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
     """
 
     def __init__(self, content: Content | str = "", **kwargs: Any) -> None:
