@@ -61,6 +61,6 @@ else
   "${PIP[@]}" -c constraints.txt -e .
 fi
 # the app embeds with ONNX Runtime: export the default embedder once (torch runs only here)
-.venv/bin/python -m teachbot_tui.library.onnx_export --setup
+.venv/bin/python -m teachbot_tui.library.setup
 .venv/bin/teachbot doctor >/dev/null
 echo "setup: teachbot is installed in .venv ($(.venv/bin/teachbot --version))" >&2

@@ -11,7 +11,7 @@ weights are quantized dynamically. Before the result is kept, it is checked agai
 model on a few sentences; the figures go into ``export.json`` beside the model.
 
     python -m teachbot_tui.library.onnx_export --model DIR --out DIR [--quantize int8|fp32]
-    python -m teachbot_tui.library.onnx_export --setup     # the default embedder, at set-up
+    python -m teachbot_tui.library.setup     # the default embedder, at set-up
 """
 
 from __future__ import annotations
@@ -242,19 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", help="a sentence-transformers model folder")
     ap.add_argument("--out", help="the folder to write (replaced whole)")
     ap.add_argument("--quantize", default="int8", choices=QUANTIZATIONS)
-    ap.add_argument("--setup", action="store_true",
-                    help="export the default embedder into this installation's shared folder")
     args = ap.parse_args(argv)
     try:
-        if args.setup:
-            from .embedder import Embedder
-
-            emb = Embedder.default_for_setup(args.quantize)
-            folder = emb.export_dir(roots=[shared_dir()])
-            print(f"onnx export: {folder}", file=sys.stderr)
-            return 0
         if not args.model or not args.out:
-            ap.error("--model and --out are needed (or --setup)")
+            ap.error("--model and --out are needed (set-up uses teachbot_tui.library.setup)")
         meta = export(Path(args.model), Path(args.out), args.quantize)
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
