@@ -176,15 +176,19 @@ def conversation_part(engine, settings, home: Path, runs: int) -> dict:  # type:
     warm = store.create("warm")
     chat_turn(engine, assistant, store, warm.id, _fixtures.TOPICS[topics[-1]][0])
     rows = []
+    n = len(topics) - 1  # the last topic warmed up
     for i in range(runs):
-        a = topics[i % (len(topics) - 1)]
-        b = topics[(i + 3) % (len(topics) - 1)]
-        row: dict[str, object] = {"topic": a, "new_topic": b}
-        for kind, follow in (("same", FOLLOW_UP), ("new", _fixtures.TOPICS[b][0]),
-                             ("no_retrieval", FOLLOW_UP)):
+        b = topics[(i + 4) % n]
+        row: dict[str, object] = {"new_topic": b}
+        for j, (kind, follow) in enumerate((("same", FOLLOW_UP), ("new", _fixtures.TOPICS[b][0]),
+                                            ("no_retrieval", FOLLOW_UP))):
             conv = store.create(f"run {i} {kind}")
-            # each conversation starts on a question the model has not read before
+            # each conversation starts on its own topic: its passages are not in the KV cache
+            # (two conversations on one topic share the passages, so the second's first
+            # turn would be read from the cache)
+            a = topics[(i + j) % n] if kind != "new" else topics[(i + 1) % n]
             q1 = f"{_fixtures.TOPICS[a][0]} (run {i}, {kind})"
+            row[f"{kind}_topic"] = a
             t1, ans1, seen1 = chat_turn(engine, assistant, store, conv.id, q1)
             t2, ans2, seen2 = chat_turn(engine, assistant, store, conv.id, follow,
                                         retrieval=kind != "no_retrieval")
