@@ -121,7 +121,9 @@ def test_merged_export_matches_transformers(tiny_run: Path, tmp_path: Path, quan
     assert report.out == out and out.is_file() and report.size_bytes == out.stat().st_size
     assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # temporaries removed
     v = report.verify
-    assert v["prompts"] >= 3 and v["top1_agreement"] >= 0.95 and v["topk_overlap"] >= 0.8, v
+    # f16: the bar; q8_0 also quantizes activations in llama.cpp (see VERIFY_THRESHOLDS)
+    bar = 0.95 if quant == "f16" else 0.85
+    assert v["prompts"] >= 3 and v["top1_agreement"] >= bar and v["topk_overlap"] >= 0.8, v
     assert messages and report.seconds > 0
     # the file carries the chat template, the base's name, and runs in llama.cpp
     fields = GGUFReader(out, "r").fields
