@@ -2,6 +2,8 @@
 
 * :func:`setup` makes the process offline and points ``TEACHBOT_HOME`` at a temporary
   folder (unless one is given);
+* :func:`add_model_arg` / :func:`resolve_model` give every benchmark ``--model default|bench-1b``
+  (or a GGUF path); ``bench-1b`` is made once by ``make_bench_model.py`` and cached;
 * :func:`log` / :func:`emit` print progress to stderr and the final JSON object to stdout;
 * :func:`teacher_sentences` / :func:`teacher_questions` generate varied teacher text;
 * :func:`build_large_library` fills a library with many chunks quickly: real MiniLM
@@ -58,6 +60,37 @@ def parse_args(ap: argparse.ArgumentParser, argv: list[str] | None) -> tuple[arg
     home = setup(args.home)
     log(f"TEACHBOT_HOME={home}")
     return args, home
+
+
+MODEL_CHOICES = ("default", "bench-1b")
+
+
+def add_model_arg(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument(
+        "--model", default="default",
+        help="default (the bundled SmolLM2-135M), bench-1b (a random-weight Llama-3.2-1B-shaped "
+             "Q4_K_M model, made once by scripts/make_bench_model.py and cached: in "
+             "HOME/bench-models with --home, else ~/.cache/teachbot/bench-models), or a GGUF path")
+
+
+def resolve_model(args: argparse.Namespace) -> tuple[str, Path]:
+    """(label, GGUF path) for ``args.model``; bench-1b is made here the first time."""
+    choice = args.model or "default"
+    if choice == "default":
+        from teachbot_tui import defaults
+
+        return "default", defaults.chat_model_path()
+    if choice in ("bench-1b", "bench-1b-tiny"):
+        import make_bench_model
+
+        home = Path(args.home).expanduser().resolve() if getattr(args, "home", None) else None
+        path, made = make_bench_model.ensure(home, tiny=choice.endswith("-tiny"))
+        log(f"bench model {'made' if made else 'cached'}: {path}")
+        return choice, path
+    path = Path(choice).expanduser()
+    if not path.is_file():
+        raise SystemExit(f"--model {choice}: not default, bench-1b or a GGUF file")
+    return path.name, path
 
 
 def log(*parts: object) -> None:

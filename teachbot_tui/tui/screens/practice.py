@@ -418,7 +418,8 @@ class PracticeScreen(Screen[None]):
                                        job.session.id, job.session.ideal_response)
             with backend.model_turn(job.cancel) as held:
                 evaluation = Coach(engine, embedder, library, self.tapp.settings).evaluate(
-                    snapshot, job.cancel) if held else None
+                    snapshot, job.cancel,
+                    on_update=lambda ev: post("partial", evaluation=ev)) if held else None
             if job.cancel.is_set:
                 post("stopped")
                 return
@@ -435,6 +436,10 @@ class PracticeScreen(Screen[None]):
             return
         if event.kind == "notice":
             self._notice(event.text)
+            return
+        if event.kind == "partial":  # the signals at once, then the coach's part as it streams
+            if event.evaluation is not None:
+                self.show_feedback(event.evaluation)
             return
         job.finished = True
         self.job = None
@@ -469,7 +474,8 @@ class PracticeScreen(Screen[None]):
         for c in evaluation.scores:
             table.add_row(cell(c.criterion), cell(f"{c.score}/{c.max_score}"),
                           cell(c.descriptor, limit=90),
-                          cell("-" if c.model_score is None else c.model_score),
+                          cell(("…" if evaluation.pending else "-") if c.model_score is None
+                               else c.model_score),
                           cell(f"{round(c.signal * 100)}%"))
         parts: list[str | tuple[str, str]] = [("Strengths", "bold"), "\n"]
         for s in evaluation.strengths:
