@@ -140,6 +140,7 @@ def decode(llm: Any, tokens: list[int], matcher: Any, opts: Options, cancel: Can
     the prompt started, for ``prompt_eval_ms``)."""
     import llama_cpp
     import numpy as np
+    from numpy.ctypeslib import as_array
 
     vocab = llm._model.vocab
     n_vocab = int(llm.n_vocab())
@@ -168,8 +169,7 @@ def decode(llm: Any, tokens: list[int], matcher: Any, opts: Options, cancel: Can
             if not mask.any():  # a dead end (cannot happen for a valid grammar)
                 usage.finish_reason = "stop"
                 break
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, -1),
-                                           shape=(n_vocab,))
+            logits = as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,))
             allowed = np.unpackbits(mask_bytes, count=n_vocab, bitorder="little")
             np.copyto(logits, -np.inf, where=allowed == 0)
             token = int(sampler.sample(llm._ctx, -1))
