@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -103,6 +104,9 @@ def one_run(model: str, student: str, think: float) -> dict[str, float]:
         done = s.send("/done")
         first, _ = s.until(lambda line: line.startswith("=== Feedback"))
         end, _ = s.until(lambda line: line.startswith("Session ") and "saved" in line)
+    except BaseException:
+        s.proc.kill()  # stopped early (an error, a timeout's SIGTERM): no feedback to wait for
+        raise
     finally:
         s.close()
     if s.proc.returncode != 0:
@@ -118,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--think", type=float, default=5.0,
                     help="seconds between the student's reply and /done (default 5)")
     args, _home = _bench.parse_args(ap, argv)
+    # a timeout's SIGTERM still ends the child and removes the temporary home
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     label, path = _bench.resolve_model(args)
 
     from teachbot_tui.practice.scenarios import load_bank
