@@ -131,8 +131,6 @@ def matcher_for(llm: Any, schema: dict[str, Any], stop_ids: Iterable[int] = ()) 
     return None if matcher.is_error() else matcher
 
 
-
-
 def decode(llm: Any, tokens: list[int], matcher: Any, opts: Options, cancel: Cancel | None,
            usage: Usage, t0: float) -> Iterator[str]:
     """Decode under ``matcher`` after the prompt ``tokens`` (all but the last already
