@@ -4,11 +4,13 @@ blending, drafting with repair, results and progress. (Real-model tests: test_pr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from teachbot_tui.engine.base import Cancel, Message, Options, Usage
 from teachbot_tui.engine.fake import FakeEngine
 from teachbot_tui.paths import Paths
 from teachbot_tui.practice.coach import Coach, Evaluation, evaluation_schema, parse_partial_json
@@ -113,13 +115,14 @@ def test_schema_allows_only_each_criterions_levels() -> None:
 def test_check_repairs_scores() -> None:
     s = scenario()
     obj = {"scores": {"Professional Conduct": 7, "student support": 2},
-           "strengths": ["ok", "You gave Mei time to think"], "improvements": [],
-           "model_response": "x"}
+           "strength": "  You gave Mei\ntime to think ", "improvement": "ok"}
     clean, problems = Coach.check(obj, s)
     assert clean["scores"]["professional conduct"] == 4  # snapped into the levels
     assert clean["scores"]["student support"] == 2
     assert "pedagogical approach" not in clean["scores"]
-    assert clean["strengths"] == ["You gave Mei time to think"]
+    assert clean["strength"] == "You gave Mei time to think"
+    assert clean["improvement"] == ""  # under three words: not a comment
+    assert "'improvement' is empty" in problems
     assert any("no score for 'pedagogical approach'" in p for p in problems)
     assert Coach.check("nonsense", s)[1] == ["the output is not a JSON object"]
 
@@ -168,6 +171,83 @@ def test_repair_prompt_is_sent_on_retry() -> None:
     assert ev.attempts == 2 and ev.used_model
     assert "not usable" in engine.calls[1][-1]["content"]
     assert all(c.model_score == 4 for c in ev.scores)
+
+
+class StreamingJsonEngine(JsonFakeEngine):
+    """Streams its JSON reply a few characters at a time, as a real engine does."""
+
+    def execute(self, messages: list[Message], options: Options | None = None,
+                cancel: Cancel | None = None, usage: Usage | None = None) -> Iterator[str]:
+        text = "".join(super().execute(messages, options, cancel, usage))
+        return iter([text[i:i + 3] for i in range(0, len(text), 3)])
+
+
+def test_coach_prompt_extends_the_role_play_prompt() -> None:
+    """The coach sends the role-play's own prompt, then its request: llama.cpp reuses the
+    role-play's cached prompt."""
+    s = scenario()
+    engine = JsonFakeEngine()
+    session = session_with("Take your time, Mei. Tell your partner first.")
+    session.turns.append(Turn("student", "Mei", "Um... okay. Can Ana go first?"))
+    sent = Coach(engine, None, None).messages(session)
+    role_play = StudentSimulator(engine).messages(s, session.turns, s.students[0])
+    assert sent[:-1] == role_play and sent[-1]["role"] == "user"
+    request = sent[-1]["content"]
+    assert all(c.criterion in request for c in s.rubric)
+    assert s.expert_response.key_principles[0] in request
+    # the teacher spoke last: the request joins their message (roles keep alternating)
+    ended = session_with("Mei, would you like to tell your partner first?")
+    sent = Coach(engine, None, None).messages(ended)
+    assert [m["role"] for m in sent] == ["system", "assistant", "user"]
+    assert sent[-1]["content"].startswith("Mei, would you like to tell your partner first?")
+    assert sent[-1]["content"].endswith(request)
+
+
+def test_evaluation_streams_signals_first_then_the_models_part() -> None:
+    session = session_with("That's okay Mei, take your time. Tell your partner first, then "
+                           "we can share together. I'll check in with you after class.")
+    updates: list[Evaluation] = []
+    ev = Coach(StreamingJsonEngine(), None, None).evaluate(session, on_update=updates.append)
+    assert len(updates) >= 3 and all(u.pending for u in updates) and not ev.pending
+    first = updates[0]
+    assert all(c.model_score is None for c in first.scores)  # the signals alone, at once
+    assert first.improvements and first.model_response == ev.model_response
+    filled = [sum(c.model_score is not None for c in u.scores) for u in updates]
+    assert filled == sorted(filled) and filled[-1] == len(session.scenario.rubric)
+    assert all(c.model_score == 4 for c in ev.scores) and ev.used_model
+    assert ev.strengths[0] == "Speak with the student privately and calmly"  # the model's
+    assert "Speak with the student privately and calmly" in ev.improvements
+
+
+def test_signal_extractors_plug_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    from teachbot_tui.practice import signals
+
+    def wait_time(ctx: signals.SignalContext) -> list[signals.Finding]:
+        hit = [x for x in ctx.sentences if "take your time" in x.lower()]
+        return [signals.Finding("wait_time", "strength", "You gave the student time.", hit[0])] \
+            if hit else []
+
+    monkeypatch.setattr(signals, "EXTRACTORS", [wait_time])
+    report = signals.compute(scenario(), "Take your time, Mei. Tell your partner first.")
+    assert report.findings[-1].evidence == "Take your time, Mei."
+    ev = Coach(None, None, None).evaluate(session_with("Take your time, Mei. Tell your "
+                                                       "partner first."))
+    assert "You gave the student time." in ev.strengths
+    assert not ev.used_model and ev.model_response_source == "expert"
+
+
+def test_evaluations_stored_by_older_versions_still_load() -> None:
+    old = {"scores": [{"criterion": "student support", "score": 3, "min_score": 1,
+                       "max_score": 4, "weight": 1.0, "descriptor": "d", "model_score": 3,
+                       "signal": 0.5}],
+           "overall": 0.67, "similarity": 0.4, "coverage": 0.5, "principles_covered": [],
+           "principles_missed": [], "mistakes_spotted": [], "strengths": ["a b c"],
+           "improvements": ["d e f"], "model_response": "Say it kindly.",
+           "model_response_source": "model", "citations": [], "model": "default",
+           "used_model": True, "attempts": 1, "notes": []}
+    ev = Evaluation.from_dict(old)
+    assert ev.model_response_source == "model" and not ev.pending
+    assert ev.scores[0].fraction == pytest.approx(2 / 3)
 
 
 def test_nothing_to_evaluate() -> None:
@@ -261,7 +341,8 @@ def test_store_sessions_evaluations_and_progress(tmp_path: Path) -> None:
     names = {c["name"] for c in data["criteria"]}
     assert "professional conduct" in names
     cats = {c["name"]: c for c in data["categories"]}
-    assert set(cats) == {"social-emotional", "behaviour"} or len(cats) == 2
+    assert set(cats) == {scenario().category, scenario("consistent-disruptor-maths").category}
+    assert len(cats) == 2  # the two scenarios are of different categories
     assert any(r["scenario"] == "consistent-disruptor-maths" for r in data["revisit"])
     text = progress_text(data)
     assert "professional conduct" in text and "revisit" in text

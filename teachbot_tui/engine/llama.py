@@ -400,8 +400,15 @@ class LlamaEngine:
         if not self._prefill(tokens, cancel, progress):
             usage.finish_reason = "cancelled"
             return
+        if opts.json_schema is not None:  # JSON: llguidance's token masks (engine/structured)
+            from . import structured
+
+            matcher = structured.matcher_for(llm, opts.json_schema, self._stop_ids)
+            if matcher is not None:
+                yield from structured.decode(llm, tokens, matcher, opts, cancel, usage, t0)
+                return
         grammar = None
-        if opts.json_schema is not None:
+        if opts.json_schema is not None:  # the fallback: llama.cpp's (slower) grammar
             from llama_cpp import LlamaGrammar
 
             with _quiet_stderr():
@@ -435,6 +442,13 @@ class LlamaEngine:
             stream.close()
             if first is not None:
                 usage.decode_ms = (time.perf_counter() - first) * 1000
+
+    def warm_structured(self) -> None:
+        """Prepare JSON decoding (llguidance's view of the vocabulary) before its first use;
+        safe to call from a background thread."""
+        from . import structured
+
+        structured.warm(self.llm, self._stop_ids)
 
     def generate_json(self, messages: list[Message], schema: dict[str, Any],
                       options: Options | None = None, cancel: Cancel | None = None) -> Any:

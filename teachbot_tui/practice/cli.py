@@ -82,12 +82,12 @@ def _embedder() -> Any:
     return Embedder(path, home_paths().embedding_cache)
 
 
-def _library() -> Any:
+def _library(embedder: Any = None) -> Any:
     """The teacher's library for citations, or None when it cannot be opened."""
     try:
         from ..library import Library
 
-        return Library(home_paths(), load_settings())
+        return Library(home_paths(), load_settings(), embedder)
     except Exception:  # noqa: BLE001 - no library, no citations
         return None
 
@@ -265,6 +265,10 @@ def run(
     engine = _engine(model)
     store = _store()
     simulator = StudentSimulator(engine)
+    embedder = _embedder()
+    library = _library(embedder)
+    coach = Coach(engine, embedder, library, load_settings())
+    coach.prepare(scenario)  # the embedder loads while the trainee answers
     try:
         session = store.start(scenario, model=getattr(engine, "name", None))
         first = opening_line(scenario)
@@ -302,13 +306,7 @@ def run(
                 print_json(store.get(session.id).as_dict())
             return
         say("\nThe coach is reading your responses…")
-        library = _library()
-        try:
-            coach = Coach(engine, _embedder(), library, load_settings())
-            evaluation = coach.evaluate(session)
-        finally:
-            if library is not None:
-                library.close()
+        evaluation = coach.evaluate(session)
         store.save_evaluation(session, evaluation)
         if as_json:
             print_json(store.get(session.id or 0).as_dict())
@@ -317,6 +315,8 @@ def run(
             _out(f"\nSession {session.id} saved. Mark a better ideal response with "
                  f"`teachbot practice ideal {session.id} --text \"...\"`.")
     finally:
+        if library is not None:
+            library.close()
         store.close()
 
 

@@ -1,41 +1,31 @@
 """The coach: evaluates the trainee's responses in a practice session.
 
-An evaluation blends two things, so that a small model's scores are not random:
+The feedback comes in two parts, so that it is there within seconds of ``/done``:
 
-1. **Objective signals** (deterministic, from the embedder):
+1. **Objective signals** (:mod:`.signals`, no chat model): similarity to the expert
+   response, key principles covered and missed, common mistakes spotted, a signal in [0, 1]
+   per rubric criterion, and the strengths and improvements they imply. The model response
+   shown is the scenario's expert response; citations come from the teacher's own library
+   (passages relevant to the situation and the trainee's response, above the retrieval
+   threshold). This part is ready at once: ``evaluate(..., on_update=...)`` hands it over
+   (``pending=True``) before the model starts.
 
-   * ``similarity``: cosine similarity of everything the trainee said to the scenario's
-     expert response written out as one block (the seed's signal), in [-1, 1];
-   * ``coverage``: the share of the expert response's key principles the trainee's words
-     cover (a principle counts when some sentence of the trainee is close to it: cosine
-     >= 0.5, or half its content words appear);
-   * ``mistakes``: common mistakes the trainee's sentences resemble (cosine >= 0.55 to the
-     mistake, and closer to the mistake than to its "better" alternative);
-   * per criterion, ``leaning``: whether the response is closer to the criterion's top
-     level descriptor than to its bottom one.
+2. **The model adds only what it is needed for**: an integer score per criterion (only the
+   criterion's level scores are allowed) and two short comments (one strength, one
+   improvement), decoded under a JSON-schema constraint (:mod:`..engine.structured`), so it
+   always parses. ``on_update`` is called again as scores and comments stream in. The output
+   is validated again after parsing, repaired where possible, and asked for once more when
+   its scores cannot be used.
 
-   They make a signal in [0, 1] per criterion::
-
-       sim_scaled = clamp((similarity - 0.15) / 0.5)
-       signal = clamp(0.5*sim_scaled + 0.3*coverage + 0.2*leaning - 0.15*len(mistakes))
-
-   (times ``words/12`` when the trainee said fewer than 12 words), which maps onto the
-   criterion's score range: ``min + signal * (max - min)``.
-
-2. **The model's judgement**: decoded under a JSON-schema grammar (llama.cpp), so it always
-   parses: an integer score per criterion (only the criterion's level scores are allowed),
-   strengths, improvements and a model response. It is validated again after parsing,
-   repaired where possible, and asked for once more when it cannot be used.
+   The coach's prompt is the role-play's own prompt (the student's persona and the
+   conversation, exactly as :class:`~.session.StudentSimulator` sends it) followed by one
+   user message with the coach's request, so llama.cpp reuses the KV cache the role-play
+   left and reads only the request.
 
 The score of a criterion is ``round(MODEL_WEIGHT * model + (1 - MODEL_WEIGHT) * signal_level)``
-snapped to the criterion's levels (signal alone when the model gave no usable score). The
-overall score is the weighted mean of the criteria, each scaled to [0, 1].
-
-Strengths and improvements are the model's (cleaned) plus deterministic ones: key principles
-covered / missed, and the "better" advice of any common mistake spotted. The model response
-is the model's when it is substantial and close to the expert response (cosine >= 0.35),
-else the expert response. Citations come from the teacher's own library: passages relevant
-to the situation and the trainee's response, above the retrieval threshold.
+snapped to the criterion's levels (the signal alone when the model gave no usable score),
+where ``signal_level = min + signal * (max - min)``. The overall score is the weighted mean of
+the criteria, each scaled to [0, 1].
 
 An evaluation never raises for the model's output: with no usable model output at all, the
 signals and the scenario alone make the evaluation (``used_model`` is False).
@@ -43,36 +33,32 @@ signals and the scenario alone make the evaluation (``used_model`` is False).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..engine.base import Cancel, ChatModel, EngineError, Message, Options
-from ..text import split_sentences
-from .scenarios import Criterion, Scenario
-from .session import PracticeError, PracticeSession
+from . import signals
+from .scenarios import Criterion, Scenario, Student
+from .session import PracticeError, PracticeSession, StudentSimulator, warm_structured
 
 __all__ = ["Coach", "CriterionScore", "Evaluation", "evaluation_schema", "parse_partial_json"]
 
 MODEL_WEIGHT = 0.5
-COVER_COS = 0.5
-MISTAKE_COS = 0.55
-MODEL_RESPONSE_MIN_COS = 0.35
-MODEL_RESPONSE_MIN_WORDS = 12
-SHORT_ANSWER_WORDS = 12
-COACH_MAX_TOKENS = 500
+COACH_MAX_TOKENS = 160
+COMMENT_MAX_CHARS = 200
 TEXT_PATTERN = "^[A-Za-z0-9 ,.;:!?'()/&%+-]+$"
 """Characters allowed in the model's strings (grammar): prose, no newlines or markup."""
 MAX_ITEMS = 4
+UPDATE_EVERY_WORDS = 3
+"""While a comment streams, ``on_update`` is called every this many new words."""
 
-COACH_SYSTEM = (
-    "You are an experienced teacher educator. You evaluate a trainee teacher's response to a "
-    "classroom scenario, against an expert response and a rubric. Be fair, specific and "
-    "encouraging. Reply with JSON only."
-)
+Update = Callable[["Evaluation"], None]
 
 
 # --------------------------------------------------------------------------- results
@@ -113,12 +99,15 @@ class Evaluation:
     improvements: list[str]
     model_response: str
     model_response_source: str
-    """``model`` or ``expert``."""
+    """``expert`` (the scenario's expert response); ``model`` in evaluations stored by older
+    versions, whose coach also wrote a model response."""
     citations: list[dict[str, Any]] = field(default_factory=list)
     model: str = ""
     used_model: bool = True
     attempts: int = 0
     notes: list[str] = field(default_factory=list)
+    pending: bool = False
+    """True while the model's part is still coming (an ``on_update`` snapshot)."""
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -146,15 +135,13 @@ def _levels(c: Criterion) -> list[int]:
 
 
 def evaluation_schema(scenario: Scenario) -> dict[str, Any]:
-    """The JSON schema the coach's output is decoded under (kept to keywords llama.cpp's
-    grammar converter supports: no string length limits, which it expands enormously; a
-    character class keeps newlines, braces and code fences out of the text)."""
-    text = {"type": "string", "pattern": TEXT_PATTERN}
+    """The JSON schema the coach's output is decoded under: the scores first (they stream
+    into the feedback first), then one strength and one improvement. A character class keeps
+    newlines, braces and code fences out of the text."""
+    comment = {"type": "string", "pattern": TEXT_PATTERN, "maxLength": COMMENT_MAX_CHARS}
     return {
         "type": "object",
         "properties": {
-            "strengths": {"type": "array", "items": text, "minItems": 1, "maxItems": 2},
-            "improvements": {"type": "array", "items": text, "minItems": 1, "maxItems": 2},
             "scores": {
                 "type": "object",
                 "properties": {c.criterion: {"type": "integer", "enum": _levels(c)}
@@ -162,9 +149,10 @@ def evaluation_schema(scenario: Scenario) -> dict[str, Any]:
                 "required": [c.criterion for c in scenario.rubric],
                 "additionalProperties": False,
             },
-            "model_response": {"type": "string", "pattern": TEXT_PATTERN},
+            "strength": comment,
+            "improvement": comment,
         },
-        "required": ["strengths", "improvements", "scores", "model_response"],
+        "required": ["scores", "strength", "improvement"],
         "additionalProperties": False,
     }
 
@@ -200,57 +188,15 @@ def parse_partial_json(text: str) -> Any:
     return json.loads(fixed + "".join(reversed(stack)))
 
 
-# --------------------------------------------------------------------------- text helpers
-
-_STOP_WORDS = (
-    "a an and are as at be been but by can do for from had has have he her his i if in into "
-    "is it its me my not of on or our she so than that the their them then there they this to "
-    "up us was we were what when which who will with you your about after before them just "
-    "also very more some any all"
-)
-_STOP = frozenset(_STOP_WORDS.split(" "))
+# --------------------------------------------------------------------------- helpers
 
 
-def _stems(text: str) -> set[str]:
-    out = set()
-    for w in re.findall(r"[a-z][a-z'-]+", text.lower()):
-        if w in _STOP or len(w) < 3:
-            continue
-        for suffix in ("ing", "ed", "es", "s", "ly"):
-            if w.endswith(suffix) and len(w) - len(suffix) >= 4:
-                w = w[: -len(suffix)]
-                break
-        out.add(w)
-    return out
-
-
-def _overlap(part: str, whole: set[str]) -> float:
-    words = _stems(part)
-    return len(words & whole) / len(words) if words else 0.0
-
-
-def _split_sentences(text: str) -> list[str]:
-    return [p for p in split_sentences(text) if len(p.split()) >= 2] or [text.strip()]
-
-
-def _clamp(x: float, lo: float = 0.0, hi: float = 1.0) -> float:
-    return max(lo, min(hi, x))
-
-
-def _clean_items(items: Any, limit: int = MAX_ITEMS) -> list[str]:
-    out: list[str] = []
-    if not isinstance(items, list):
-        return out
-    for item in items:
-        if not isinstance(item, str):
-            continue
-        s = " ".join(item.split()).strip(" -•*")
-        if len(s.split()) < 3 or len(s) > 400:
-            continue
-        if any(s.lower() == o.lower() for o in out):
-            continue
-        out.append(s)
-    return out[:limit]
+def _clean_text(value: Any) -> str:
+    """A usable comment: one line of at least three words, or ''."""
+    if not isinstance(value, str):
+        return ""
+    s = " ".join(value.split()).strip(" -•*")
+    return s if len(s.split()) >= 3 and len(s) <= 400 else ""
 
 
 def _snap(value: float, allowed: list[int]) -> int:
@@ -258,19 +204,37 @@ def _snap(value: float, allowed: list[int]) -> int:
     return min(allowed, key=lambda a: (abs(a - target), -a))
 
 
+def _dedupe(items: list[str]) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        if item.lower() not in (o.lower() for o in out):
+            out.append(item)
+    return out
+
+
+def _speaker(scenario: Scenario, session: PracticeSession) -> Student:
+    """The student whose persona the role-play used last (the last one who spoke)."""
+    last = next((t.speaker for t in reversed(session.turns) if t.role == "student"), None)
+    return next((s for s in scenario.students if s.name == last), scenario.students[0])
+
+
+def _partial(obj: Any, scenario: Scenario) -> dict[str, Any]:
+    """What can be shown of a still-streaming output: valid scores, comments so far."""
+    if not isinstance(obj, dict):
+        return {}
+    raw = obj.get("scores") if isinstance(obj.get("scores"), dict) else {}
+    by_key = {str(k).strip().lower(): v for k, v in raw.items()}
+    scores = {c.criterion: by_key[c.criterion.lower()] for c in scenario.rubric
+              if isinstance(by_key.get(c.criterion.lower()), int)
+              and by_key[c.criterion.lower()] in _levels(c)}
+    out: dict[str, Any] = {"scores": scores}
+    for key in ("strength", "improvement"):
+        if isinstance(obj.get(key), str) and obj[key].strip():
+            out[key] = " ".join(obj[key].split())
+    return out
+
+
 # --------------------------------------------------------------------------- the coach
-
-
-@dataclass
-class Signals:
-    similarity: float | None
-    coverage: float
-    covered: list[str]
-    missed: list[str]
-    mistakes: list[int]
-    leaning: dict[str, float]
-    words: int
-    expert_cos: Any = None  # callable: text -> cosine to the expert response
 
 
 class Coach:
@@ -286,138 +250,81 @@ class Coach:
         self.model_weight = model_weight
         self.max_tokens = max_tokens
 
-    # -- signals ---------------------------------------------------------------------------
-    def _encode(self, texts: Sequence[str]) -> Any:
-        import numpy as np
+    def prepare(self, scenario: Scenario) -> threading.Thread:
+        """Get ready for ``evaluate`` in a background thread while the trainee answers: load
+        the embedder and embed the scenario's own texts, and prepare the engine's JSON
+        decoding. ``evaluate`` waits for nothing: what is not ready yet is done then."""
 
-        vecs = np.asarray(self.embedder.encode(list(texts)), dtype=np.float32)
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-        return vecs / np.maximum(norms, 1e-12)
+        def work() -> None:
+            with contextlib.suppress(Exception):
+                signals.prepare(scenario, self.embedder)
+            if self.engine is not None:
+                warm_structured(self.engine, background=False)
 
-    def signals(self, scenario: Scenario, answer: str) -> Signals:
-        expert = scenario.expert_response
-        principles = list(expert.key_principles)
-        mistakes = list(scenario.common_mistakes)
-        sentences = _split_sentences(answer)
-        words = len(answer.split())
-        answer_stems = _stems(answer)
-        covered_lex = [_overlap(p, answer_stems) >= 0.5 for p in principles]
-        if self.embedder is None:
-            lexical = _overlap(expert.as_text(), answer_stems)
-            covered = covered_lex
-            coverage = sum(covered) / len(principles) if principles else 0.0
-            return Signals(None, coverage, [p for p, c in zip(principles, covered, strict=True)
-                                            if c],
-                           [p for p, c in zip(principles, covered, strict=True) if not c],
-                           [], {c.criterion: 0.5 for c in scenario.rubric}, words,
-                           expert_cos=lambda text: 0.2 + lexical)
-        tops = [c.levels[-1].descriptor for c in scenario.rubric]
-        bottoms = [c.levels[0].descriptor for c in scenario.rubric]
-        texts = [answer, expert.as_text(), *sentences, *principles,
-                 *[m.mistake for m in mistakes], *[m.better for m in mistakes], *tops, *bottoms]
-        vecs = self._encode(texts)
-        a, e = vecs[0], vecs[1]
-        i = 2
-        sv = vecs[i:i + len(sentences)]
-        i += len(sentences)
-        pv = vecs[i:i + len(principles)]
-        i += len(principles)
-        mv = vecs[i:i + len(mistakes)]
-        i += len(mistakes)
-        bv = vecs[i:i + len(mistakes)]
-        i += len(mistakes)
-        tv = vecs[i:i + len(tops)]
-        i += len(tops)
-        lv = vecs[i:i + len(bottoms)]
-        similarity = float(a @ e)
-        covered = [
-            bool(covered_lex[j] or float((sv @ pv[j]).max()) >= COVER_COS)
-            for j in range(len(principles))
-        ]
-        spotted = []
-        for j in range(len(mistakes)):
-            to_mistake = sv @ mv[j]
-            to_better = sv @ bv[j]
-            k = int(to_mistake.argmax())
-            if float(to_mistake[k]) >= MISTAKE_COS and float(to_mistake[k]) > \
-                    float(to_better[k]) + 0.05:
-                spotted.append(j)
-        leaning = {
-            c.criterion: _clamp(0.5 + 4.0 * (float(a @ tv[j]) - float(a @ lv[j])))
-            for j, c in enumerate(scenario.rubric)
-        }
-        coverage = sum(covered) / len(principles) if principles else 0.0
-
-        def expert_cos(text: str) -> float:
-            v = self._encode([text])[0]
-            return float(v @ e)
-
-        return Signals(similarity, coverage,
-                       [p for p, c in zip(principles, covered, strict=True) if c],
-                       [p for p, c in zip(principles, covered, strict=True) if not c],
-                       spotted, leaning, words, expert_cos)
-
-    def signal_for(self, sig: Signals, criterion: Criterion) -> float:
-        sim = sig.similarity if sig.similarity is not None else 0.15 + sig.coverage * 0.3
-        sim_scaled = _clamp((sim - 0.15) / 0.5)
-        value = 0.5 * sim_scaled + 0.3 * sig.coverage + 0.2 * sig.leaning.get(
-            criterion.criterion, 0.5) - 0.15 * len(sig.mistakes)
-        if sig.words < SHORT_ANSWER_WORDS:
-            value *= sig.words / SHORT_ANSWER_WORDS
-        return _clamp(value)
+        thread = threading.Thread(target=work, name="coach-prepare", daemon=True)
+        thread.start()
+        return thread
 
     # -- the model -------------------------------------------------------------------------
-    def messages(self, session: PracticeSession, compact: bool = False) -> list[Message]:
-        s = session.scenario
-        er = s.expert_response
-        students = "\n".join(f"- {st.name} ({st.age_or_grade}): {', '.join(st.traits)}"
-                             for st in s.students)
-        rubric_lines = []
-        for c in s.rubric:
-            if compact:
-                rubric_lines.append(f"- {c.criterion} ({_levels(c)[0]}-{_levels(c)[-1]}): "
-                                    f"{c.description}")
-            else:
-                levels = "; ".join(f"{lv.score} = {lv.descriptor}" for lv in c.levels)
-                rubric_lines.append(f"- {c.criterion}: {c.description} Levels: {levels}")
-        mistakes = "\n".join(f"- {m.mistake} ({m.why})" for m in s.common_mistakes)
-        transcript = session.transcript(teacher_label="Trainee teacher")
-        user = (
-            f"Scenario: {s.title} ({s.grade_band}, {s.subject}, {s.category})\n"
-            f"Situation: {s.situation.strip()}\n"
-            f"Students:\n{students}\n\n"
-            f"Conversation:\n{transcript}\n\n"
-            f"Expert response (the reference):\n{er.as_text()}\n\n"
-            f"Common mistakes:\n{mistakes}\n\n"
-            f"Rubric:\n" + "\n".join(rubric_lines) + "\n\n"
-            "Evaluate the trainee teacher's responses. Give strengths (what the trainee did "
-            "well), improvements (what to do better), a score for each rubric criterion, and "
-            "model_response: what an expert teacher would say and do here, in 2 to 4 sentences."
+    def request(self, scenario: Scenario) -> str:
+        """The coach's request, sent after the role-play's own prompt."""
+        names = " or ".join(s.name for s in scenario.students)
+        rubric = "\n".join(f"- {c.criterion} ({_levels(c)[0]} to {_levels(c)[-1]}): "
+                           f"{c.description}" for c in scenario.rubric)
+        return (
+            f"(Coach) Pause the role-play: you are no longer {names}. You are an experienced "
+            "teacher educator. Assess the teacher's replies above (the user's turns).\n"
+            f"What an expert teacher does here: "
+            f"{'; '.join(scenario.expert_response.key_principles)}.\n"
+            f"Rubric:\n{rubric}\n"
+            "Reply with JSON only: a score for each criterion, then strength (one sentence "
+            "on what the teacher did well) and improvement (one sentence on what to do "
+            "better), both addressed to the teacher."
         )
-        return [{"role": "system", "content": COACH_SYSTEM}, {"role": "user", "content": user}]
 
-    def _fit(self, session: PracticeSession) -> list[Message]:
+    def messages(self, session: PracticeSession) -> list[Message]:
+        """The role-play's prompt for this session, then the coach's request (llama.cpp
+        reuses the cached role-play; older exchanges are dropped to fit, as the role-play
+        does)."""
         assert self.engine is not None
-        budget = self.engine.n_ctx - self.max_tokens - 8
-        msgs = self.messages(session)
-        if self.engine.count_prompt_tokens(msgs) <= budget:
-            return msgs
-        msgs = self.messages(session, compact=True)
-        trimmed = PracticeSession(session.scenario, list(session.turns), session.id)
-        while self.engine.count_prompt_tokens(msgs) > budget and len(trimmed.turns) > 2:
-            trimmed.turns = trimmed.turns[2:]
-            msgs = self.messages(trimmed, compact=True)
-        if self.engine.count_prompt_tokens(msgs) > budget:
+        scenario = session.scenario
+        request = self.request(scenario)
+        room = self.max_tokens + self.engine.count_tokens(request) + 16
+        msgs = StudentSimulator(self.engine, max_tokens=room).messages(
+            scenario, list(session.turns), _speaker(scenario, session))
+        if msgs[-1]["role"] == "user":  # the teacher spoke last: keep roles alternating
+            msgs[-1] = {"role": "user", "content": msgs[-1]["content"] + "\n\n" + request}
+        else:
+            msgs.append({"role": "user", "content": request})
+        if self.engine.count_prompt_tokens(msgs) > self.engine.n_ctx - self.max_tokens:
             raise EngineError("the session is too long for the model's context window; "
                               "raise n_ctx")
         return msgs
 
-    def _generate(self, messages: list[Message], schema: dict[str, Any], temperature: float,
-                  cancel: Cancel | None) -> tuple[Any, str]:
+    def _generate(self, messages: list[Message], scenario: Scenario, temperature: float,
+                  cancel: Cancel | None,
+                  on_partial: Callable[[dict[str, Any]], None] | None) -> tuple[Any, str]:
         assert self.engine is not None
-        opts = Options(max_tokens=self.max_tokens, temperature=temperature, json_schema=schema,
+        opts = Options(max_tokens=self.max_tokens, temperature=temperature,
+                       json_schema=evaluation_schema(scenario),
                        repeat_penalty=1.1, seed=0)
-        text = "".join(self.engine.execute(messages, opts, cancel))
+        parts: list[str] = []
+        shown: tuple[int, int, int] = (0, 0, 0)
+        for piece in self.engine.execute(messages, opts, cancel):
+            parts.append(piece)
+            if on_partial is None:
+                continue
+            try:
+                partial = _partial(parse_partial_json("".join(parts)), scenario)
+            except (json.JSONDecodeError, ValueError):
+                continue
+            now = (len(partial.get("scores", {})),
+                   len(partial.get("strength", "").split()) // UPDATE_EVERY_WORDS,
+                   len(partial.get("improvement", "").split()) // UPDATE_EVERY_WORDS)
+            if now != shown:
+                shown = now
+                on_partial(partial)
+        text = "".join(parts)
         try:
             return parse_partial_json(text), text
         except (json.JSONDecodeError, ValueError):
@@ -445,27 +352,23 @@ class Coach:
                 problems.append(f"score {value} for {c.criterion!r} is not one of {allowed}")
                 value = _snap(float(value), allowed)
             clean["scores"][c.criterion] = int(value)
-        for key in ("strengths", "improvements"):
-            items = _clean_items(obj.get(key))
-            if not items:
+        for key in ("strength", "improvement"):
+            clean[key] = _clean_text(obj.get(key))
+            if not clean[key]:
                 problems.append(f"'{key}' is empty")
-            clean[key] = items
-        response = obj.get("model_response")
-        clean["model_response"] = " ".join(response.split()) if isinstance(response, str) else ""
-        if not clean["model_response"]:
-            problems.append("'model_response' is empty")
         return clean, problems
 
-    def _judge(self, session: PracticeSession, cancel: Cancel | None,
-               notes: list[str]) -> tuple[dict[str, Any], int]:
-        """The model's judgement, validated; one repair-and-retry. ``({}, n)`` when none."""
+    def _judge(self, session: PracticeSession, cancel: Cancel | None, notes: list[str],
+               on_partial: Callable[[dict[str, Any]], None] | None
+               ) -> tuple[dict[str, Any], int]:
+        """The model's judgement, validated; one repair-and-retry when scores are missing.
+        ``({}, n)`` when there is none."""
         if self.engine is None:
             notes.append("no model: scored from the objective signals alone")
             return {}, 0
         scenario = session.scenario
-        schema = evaluation_schema(scenario)
         try:
-            messages = self._fit(session)
+            messages = self.messages(session)
         except EngineError as exc:
             notes.append(str(exc))
             return {}, 0
@@ -476,23 +379,24 @@ class Coach:
                 break
             attempts += 1
             try:
-                obj, raw = self._generate(messages, schema, 0.2 if attempt == 0 else 0.5,
-                                          cancel)
+                obj, raw = self._generate(messages, scenario, 0.2 if attempt == 0 else 0.5,
+                                          cancel, on_partial)
             except EngineError as exc:
                 notes.append(f"the coach model failed: {exc}")
                 break
             clean, problems = self.check(obj, scenario)
             if len(clean.get("scores", {})) >= len(best.get("scores", {})):
                 best = clean if clean else best
-            if not problems:
-                return clean, attempts
-            notes.append(f"attempt {attempts}: " + "; ".join(problems[:3]))
+            if problems:
+                notes.append(f"attempt {attempts}: " + "; ".join(problems[:3]))
+            if not any("score" in p or "JSON" in p for p in problems):
+                break  # the scores are usable (an empty comment is not worth a retry)
             # repair: show the model its output and what was wrong, ask once more
             messages = [*messages, {"role": "assistant", "content": raw[:2000] or "{}"},
                         {"role": "user", "content": "That evaluation was not usable: "
                          + "; ".join(problems[:3]) + ". Reply again with the complete JSON."}]
             if self.engine.count_prompt_tokens(messages) > self.engine.n_ctx - self.max_tokens:
-                messages = messages[:2]
+                messages = messages[:-2]
         return best, attempts
 
     # -- citations -------------------------------------------------------------------------
@@ -517,21 +421,15 @@ class Coach:
         return out
 
     # -- the evaluation --------------------------------------------------------------------
-    def evaluate(self, session: PracticeSession, cancel: Cancel | None = None) -> Evaluation:
-        scenario = session.scenario
-        answer = session.teacher_text()
-        if not answer.strip():
-            raise PracticeError("nothing to evaluate yet: answer the student as the teacher "
-                                "first")
-        notes: list[str] = []
-        sig = self.signals(scenario, answer)
-        judged, attempts = self._judge(session, cancel, notes)
+    def _assemble(self, scenario: Scenario, sig: signals.SignalReport, judged: dict[str, Any],
+                  citations: list[dict[str, Any]], attempts: int, notes: list[str],
+                  pending: bool) -> Evaluation:
         model_scores: dict[str, int] = judged.get("scores", {})
         scores = []
         for c in scenario.rubric:
             allowed = _levels(c)
             lo, hi = allowed[0], allowed[-1]
-            signal = self.signal_for(sig, c)
+            signal = sig.criterion_signal(c)
             level = lo + signal * (hi - lo)
             model = model_scores.get(c.criterion)
             value = level if model is None else \
@@ -543,47 +441,49 @@ class Coach:
         total_weight = sum(s.weight for s in scores) or 1.0
         overall = sum(s.weight * s.fraction for s in scores) / total_weight
 
-        mistakes = [scenario.common_mistakes[j] for j in sig.mistakes]
-        strengths = list(judged.get("strengths", []))
-        for p in sig.covered:
-            strengths.append(f"You drew on a key principle: {p}.")
-        improvements = [f"Avoid this common mistake: {m.mistake} {m.why} Instead: {m.better}"
-                        for m in mistakes]
-        improvements += list(judged.get("improvements", []))
-        for p in sig.missed[:2]:
-            improvements.append(f"Bring in this key principle: {p}.")
-        if sig.words < SHORT_ANSWER_WORDS:
-            improvements.insert(0, "Say more: describe what you would say and do now, what "
-                                   "you would follow up, and how you would prevent a repeat.")
-        if not strengths:
+        first = [f.text for f in sig.findings if f.kind == "improvement"
+                 and f.signal in ("short_answer", "common_mistake")]
+        later = [f.text for f in sig.findings if f.kind == "improvement"
+                 and f.signal not in ("short_answer", "common_mistake")]
+        model_strength = [judged["strength"]] if judged.get("strength") else []
+        model_improvement = [judged["improvement"]] if judged.get("improvement") else []
+        strengths = model_strength + sig.strengths
+        if not strengths and not pending:
             strengths.append("You responded to the student and kept the conversation going.")
-
-        model_response, source = scenario.expert_response.as_text(), "expert"
-        candidate = judged.get("model_response", "")
-        if len(candidate.split()) >= MODEL_RESPONSE_MIN_WORDS and \
-                candidate.strip().lower() != answer.strip().lower():
-            try:
-                close = sig.expert_cos(candidate) if sig.expert_cos else 0.0
-            except Exception:  # noqa: BLE001
-                close = 0.0
-            if close >= MODEL_RESPONSE_MIN_COS:
-                model_response, source = candidate, "model"
+        improvements = first + model_improvement + later
         return Evaluation(
             scores=scores, overall=overall, similarity=sig.similarity, coverage=sig.coverage,
             principles_covered=sig.covered, principles_missed=sig.missed,
-            mistakes_spotted=[m.mistake for m in mistakes],
+            mistakes_spotted=[m.mistake for m in sig.mistakes],
             strengths=_dedupe(strengths)[:MAX_ITEMS + 1],
             improvements=_dedupe(improvements)[:MAX_ITEMS + 1],
-            model_response=model_response, model_response_source=source,
-            citations=self.citations(scenario, answer),
-            model=str(getattr(self.engine, "name", "") or ""), used_model=bool(model_scores),
-            attempts=attempts, notes=notes,
+            model_response=scenario.expert_response.as_text(), model_response_source="expert",
+            citations=citations, model=str(getattr(self.engine, "name", "") or ""),
+            used_model=bool(model_scores), attempts=attempts, notes=list(notes),
+            pending=pending,
         )
 
+    def evaluate(self, session: PracticeSession, cancel: Cancel | None = None,
+                 on_update: Update | None = None) -> Evaluation:
+        """The evaluation of everything the trainee said. ``on_update`` (called in this
+        thread) gets the signal-based evaluation before the model starts, then a new one
+        each time a score or a few words of a comment arrive (all with ``pending=True``);
+        the complete evaluation is returned."""
+        scenario = session.scenario
+        answer = session.teacher_text()
+        if not answer.strip():
+            raise PracticeError("nothing to evaluate yet: answer the student as the teacher "
+                                "first")
+        notes: list[str] = []
+        sig = signals.compute(scenario, answer, self.embedder)
+        citations = self.citations(scenario, answer)
+        on_partial = None
+        if on_update is not None:
+            on_update(self._assemble(scenario, sig, {}, citations, 0, notes,
+                                     self.engine is not None))
 
-def _dedupe(items: list[str]) -> list[str]:
-    out: list[str] = []
-    for item in items:
-        if item.lower() not in (o.lower() for o in out):
-            out.append(item)
-    return out
+            def on_partial(partial: dict[str, Any]) -> None:
+                on_update(self._assemble(scenario, sig, partial, citations, 0, notes, True))
+
+        judged, attempts = self._judge(session, cancel, notes, on_partial)
+        return self._assemble(scenario, sig, judged, citations, attempts, notes, False)

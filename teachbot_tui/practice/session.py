@@ -19,7 +19,10 @@ them.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +40,7 @@ __all__ = [
     "opening_line",
     "scenario_card",
     "voice_quotes",
+    "warm_structured",
 ]
 
 STUDENT_MAX_TOKENS = 80
@@ -246,14 +250,41 @@ def _speaker_for(scenario: Scenario, turns: list[Turn]) -> Student:
     return scenario.students[0]
 
 
+_WARMED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def warm_structured(engine: Any, background: bool = True) -> None:
+    """Prepare the engine's JSON decoding (which the coach uses after the role-play) once
+    per engine, in a background thread unless ``background`` is False. Engines without
+    ``warm_structured`` need nothing."""
+    warm = getattr(engine, "warm_structured", None)
+    if warm is None:
+        return
+    with contextlib.suppress(TypeError):  # an engine that cannot be weak-referenced
+        if engine in _WARMED:
+            return
+        _WARMED.add(engine)
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            warm()
+
+    if background:
+        threading.Thread(target=run, name="warm-structured", daemon=True).start()
+    else:
+        run()
+
+
 class StudentSimulator:
-    """Plays the scenario's student(s) with a chat model."""
+    """Plays the scenario's student(s) with a chat model (and, as the coach will follow,
+    prepares the engine's JSON decoding in the background)."""
 
     def __init__(self, engine: ChatModel, temperature: float = STUDENT_TEMPERATURE,
                  max_tokens: int = STUDENT_MAX_TOKENS) -> None:
         self.engine = engine
         self.temperature = temperature
         self.max_tokens = max_tokens
+        warm_structured(engine)
 
     def messages(self, scenario: Scenario, turns: list[Turn], student: Student) -> list[Message]:
         """The chat sent to the model: the persona card, then the conversation, student lines

@@ -464,7 +464,8 @@ class PracticeScreen(SidePaneScreen):
                                        job.session.id, job.session.ideal_response)
             with backend.model_turn(job.cancel) as held:
                 evaluation = Coach(engine, embedder, library, self.tapp.settings).evaluate(
-                    snapshot, job.cancel) if held else None
+                    snapshot, job.cancel,
+                    on_update=lambda ev: post("partial", evaluation=ev)) if held else None
             if job.cancel.is_set:
                 post("stopped")
                 return
@@ -481,6 +482,10 @@ class PracticeScreen(SidePaneScreen):
             return
         if event.kind == "notice":
             self._notice(event.text)
+            return
+        if event.kind == "partial":  # the signals at once, then the coach's part as it streams
+            if event.evaluation is not None:
+                self.show_feedback(event.evaluation)
             return
         job.finished = True
         self.job = None
@@ -514,7 +519,8 @@ class PracticeScreen(SidePaneScreen):
             (None, {"criterion": wrapping(c.criterion),
                     "score": wrapping(f"{c.score}/{c.max_score}"),
                     "level": wrapping(c.descriptor),
-                    "coach": wrapping("-" if c.model_score is None else c.model_score),
+                    "coach": wrapping(("…" if evaluation.pending else "-")
+                                      if c.model_score is None else c.model_score),
                     "signal": wrapping(f"{round(c.signal * 100)}%")})
             for c in evaluation.scores)
         parts: list[str | tuple[str, str]] = [("Strengths", "bold"), "\n"]

@@ -1,0 +1,245 @@
+"""The coach's objective signals: everything in the feedback that needs no chat model.
+
+Computed from the trainee's words, the scenario's own fields (expert response, key
+principles, common mistakes, rubric) and the embedder, in well under a second, so the
+feedback screen can show them the moment the trainee says ``/done``:
+
+* ``similarity``: cosine similarity of everything the trainee said to the scenario's expert
+  response written out as one block, in [-1, 1] (None without an embedder);
+* ``coverage``: the share of the expert response's key principles the trainee's words cover
+  (a principle counts when some sentence of the trainee is close to it: cosine >= 0.5, or
+  half its content words appear);
+* ``mistakes``: common mistakes the trainee's sentences resemble (cosine >= 0.55 to the
+  mistake, and closer to the mistake than to its "better" alternative);
+* per criterion, ``leaning``: whether the response is closer to the criterion's top level
+  descriptor than to its bottom one.
+
+They make a signal in [0, 1] per criterion (:meth:`SignalReport.criterion_signal`)::
+
+    sim_scaled = clamp((similarity - 0.15) / 0.5)
+    signal = clamp(0.5*sim_scaled + 0.3*coverage + 0.2*leaning - 0.15*len(mistakes))
+
+(times ``words/12`` when the trainee said fewer than 12 words).
+
+Every feedback line a signal produces is a :class:`Finding` (a strength or an improvement,
+with the trainee's sentence that triggered it where there is one). Further signals plug in
+through :data:`EXTRACTORS`: a function ``(SignalContext) -> list[Finding]``, run after the
+built-in ones; its findings join the feedback in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..text import split_sentences as text_sentences
+from .scenarios import Criterion, Mistake, Scenario
+
+__all__ = [
+    "EXTRACTORS",
+    "Finding",
+    "SignalContext",
+    "SignalReport",
+    "compute",
+    "prepare",
+    "split_sentences",
+    "stems",
+]
+
+COVER_COS = 0.5
+MISTAKE_COS = 0.55
+SHORT_ANSWER_WORDS = 12
+
+_STOP_WORDS = (
+    "a an and are as at be been but by can do for from had has have he her his i if in into "
+    "is it its me my not of on or our she so than that the their them then there they this to "
+    "up us was we were what when which who will with you your about after before them just "
+    "also very more some any all"
+)
+_STOP = frozenset(_STOP_WORDS.split(" "))
+
+
+def stems(text: str) -> set[str]:
+    """Content words of ``text``, lower-cased, with common suffixes cut."""
+    out = set()
+    for w in re.findall(r"[a-z][a-z'-]+", text.lower()):
+        if w in _STOP or len(w) < 3:
+            continue
+        for suffix in ("ing", "ed", "es", "s", "ly"):
+            if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+                w = w[: -len(suffix)]
+                break
+        out.add(w)
+    return out
+
+
+def _overlap(part: str, whole: set[str]) -> float:
+    words = stems(part)
+    return len(words & whole) / len(words) if words else 0.0
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` worth judging (two words or more), split the one way the
+    project splits sentences (:func:`teachbot_tui.text.split_sentences`)."""
+    return [p for p in text_sentences(text) if len(p.split()) >= 2] or [text.strip()]
+
+
+def clamp(x: float, lo: float = 0.0, hi: float = 1.0) -> float:
+    return max(lo, min(hi, x))
+
+
+@dataclass
+class Finding:
+    """One line of feedback a signal produced."""
+
+    signal: str
+    """Which signal: ``principle_covered``, ``principle_missed``, ``common_mistake``,
+    ``short_answer`` (or a plugged-in one's name)."""
+    kind: str
+    """``strength`` or ``improvement``."""
+    text: str
+    """The feedback line, addressed to the trainee."""
+    evidence: str = ""
+    """The trainee's sentence that triggered it (empty when none did)."""
+
+
+@dataclass
+class SignalContext:
+    """What a signal extractor gets: the scenario, the trainee's words, and the embedder."""
+
+    scenario: Scenario
+    answer: str
+    sentences: list[str]
+    embedder: Any = None
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        """L2-normalized float32 vectors (needs an embedder)."""
+        import numpy as np
+
+        vecs = np.asarray(self.embedder.encode(list(texts)), dtype=np.float32)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.maximum(norms, 1e-12)
+
+
+Extractor = Callable[[SignalContext], list[Finding]]
+EXTRACTORS: list[Extractor] = []
+"""Further signals, run after the built-in ones (empty by default)."""
+
+
+@dataclass
+class SignalReport:
+    similarity: float | None
+    coverage: float
+    covered: list[str]
+    missed: list[str]
+    mistakes: list[Mistake]
+    leaning: dict[str, float]
+    words: int
+    findings: list[Finding] = field(default_factory=list)
+
+    def criterion_signal(self, criterion: Criterion) -> float:
+        """The objective signal for ``criterion``, in [0, 1]."""
+        sim = self.similarity if self.similarity is not None else 0.15 + self.coverage * 0.3
+        sim_scaled = clamp((sim - 0.15) / 0.5)
+        value = 0.5 * sim_scaled + 0.3 * self.coverage + 0.2 * self.leaning.get(
+            criterion.criterion, 0.5) - 0.15 * len(self.mistakes)
+        if self.words < SHORT_ANSWER_WORDS:
+            value *= self.words / SHORT_ANSWER_WORDS
+        return clamp(value)
+
+    @property
+    def strengths(self) -> list[str]:
+        return [f.text for f in self.findings if f.kind == "strength"]
+
+    @property
+    def improvements(self) -> list[str]:
+        return [f.text for f in self.findings if f.kind == "improvement"]
+
+
+def _fixed_texts(scenario: Scenario) -> list[str]:
+    """The scenario's texts every evaluation embeds (cached by the embedder after once)."""
+    expert = scenario.expert_response
+    return [expert.as_text(), *expert.key_principles,
+            *[m.mistake for m in scenario.common_mistakes],
+            *[m.better for m in scenario.common_mistakes],
+            *[c.levels[-1].descriptor for c in scenario.rubric],
+            *[c.levels[0].descriptor for c in scenario.rubric]]
+
+
+def prepare(scenario: Scenario, embedder: Any) -> None:
+    """Load the embedder and embed the scenario's own texts ahead of the evaluation (call
+    from a background thread while the trainee answers)."""
+    if embedder is not None:
+        embedder.encode(_fixed_texts(scenario))
+
+
+def _findings(ctx: SignalContext, covered: list[str], missed: list[str],
+              mistakes: list[tuple[Mistake, str]], words: int) -> list[Finding]:
+    out: list[Finding] = []
+    if words < SHORT_ANSWER_WORDS:
+        out.append(Finding("short_answer", "improvement",
+                           "Say more: describe what you would say and do now, what you would "
+                           "follow up, and how you would prevent a repeat."))
+    for m, evidence in mistakes:
+        out.append(Finding("common_mistake", "improvement",
+                           f"Avoid this common mistake: {m.mistake} {m.why} Instead: {m.better}",
+                           evidence))
+    for p in covered:
+        out.append(Finding("principle_covered", "strength",
+                           f"You drew on a key principle: {p}."))
+    for p in missed[:2]:
+        out.append(Finding("principle_missed", "improvement",
+                           f"Bring in this key principle: {p}."))
+    for extract in EXTRACTORS:
+        out.extend(extract(ctx))
+    return out
+
+
+def compute(scenario: Scenario, answer: str, embedder: Any = None) -> SignalReport:
+    """All the signals for the trainee's ``answer`` (everything they said, in order)."""
+    expert = scenario.expert_response
+    principles = list(expert.key_principles)
+    common = list(scenario.common_mistakes)
+    sentences = split_sentences(answer)
+    ctx = SignalContext(scenario, answer, sentences, embedder)
+    words = len(answer.split())
+    answer_stems = stems(answer)
+    covered_lex = [_overlap(p, answer_stems) >= 0.5 for p in principles]
+    if embedder is None:
+        covered = covered_lex
+        coverage = sum(covered) / len(principles) if principles else 0.0
+        cov = [p for p, c in zip(principles, covered, strict=True) if c]
+        mis = [p for p, c in zip(principles, covered, strict=True) if not c]
+        return SignalReport(None, coverage, cov, mis, [],
+                            {c.criterion: 0.5 for c in scenario.rubric}, words,
+                            _findings(ctx, cov, mis, [], words))
+    n_p, n_m, n_r = len(principles), len(common), len(scenario.rubric)
+    vecs = ctx.encode([answer, *sentences, *_fixed_texts(scenario)])
+    a, sv = vecs[0], vecs[1:1 + len(sentences)]
+    rest = vecs[1 + len(sentences):]
+    e = rest[0]
+    pv = rest[1:1 + n_p]
+    mv = rest[1 + n_p:1 + n_p + n_m]
+    bv = rest[1 + n_p + n_m:1 + n_p + 2 * n_m]
+    tv = rest[1 + n_p + 2 * n_m:1 + n_p + 2 * n_m + n_r]
+    lv = rest[1 + n_p + 2 * n_m + n_r:]
+    similarity = float(a @ e)
+    covered = [bool(covered_lex[j] or float((sv @ pv[j]).max()) >= COVER_COS)
+               for j in range(n_p)]
+    spotted: list[tuple[Mistake, str]] = []
+    for j in range(n_m):
+        to_mistake = sv @ mv[j]
+        to_better = sv @ bv[j]
+        k = int(to_mistake.argmax())
+        if float(to_mistake[k]) >= MISTAKE_COS and \
+                float(to_mistake[k]) > float(to_better[k]) + 0.05:
+            spotted.append((common[j], sentences[k]))
+    leaning = {c.criterion: clamp(0.5 + 4.0 * (float(a @ tv[j]) - float(a @ lv[j])))
+               for j, c in enumerate(scenario.rubric)}
+    coverage = sum(covered) / n_p if n_p else 0.0
+    cov = [p for p, c in zip(principles, covered, strict=True) if c]
+    mis = [p for p, c in zip(principles, covered, strict=True) if not c]
+    return SignalReport(similarity, coverage, cov, mis, [m for m, _ in spotted], leaning, words,
+                        _findings(ctx, cov, mis, spotted, words))
