@@ -67,7 +67,7 @@ def test_settings_screen(snap_compare, tmp_path: Path) -> None:
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await _ready(pilot)
         await pilot.press("f4")
-        await wait_for(pilot, lambda: len(pilot.app.screen.query_one("#chat_model")._options) == 1
+        await wait_for(pilot, lambda: len(pilot.app.screen.query_one("#chat_model")._options) == 2
                        and "bundled" in str(pilot.app.screen.query_one("#chat_model")._options[0][0]))
         await pilot.pause(0.2)
         _blur(pilot)
