@@ -15,6 +15,11 @@ registry entry) and sampled with the app's settings (temperature, max_tokens):
    ``Assistant.answer`` with retrieval (what ``teachbot ask`` runs; ``--ask-cli`` runs the
    ``teachbot ask --json`` command itself): fact stated + the right file cited.
 
+3. **role-play** (not trained; checks that the adapter does not break it): the first student
+   turn after a teacher line in 10 scenarios of the bank, generated as
+   ``StudentSimulator.reply`` generates it (first attempt, before any retry or fallback): in
+   character when ``clean_reply`` keeps it (not empty, not the teacher's voice).
+
 Speed: decode and prompt-evaluation rate of each model on the same prompt, interleaved runs.
 
     .venv/bin/python scripts/eval_grounded.py --json [--limit 20] [--home DIR]
@@ -195,6 +200,47 @@ def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
         library.close()
 
 
+TEACHER_LINES = [
+    "What's going on here?",
+    "Can you tell me why you're upset?",
+    "Let's get started on the task, please.",
+    "I noticed you haven't started yet. What's up?",
+    "Thanks for telling me. What would help right now?",
+]
+
+
+def roleplay(engines: dict[str, Any], n: int, samples: list[dict[str, Any]]) -> dict[str, Any]:
+    from teachbot_tui.engine.base import Options
+    from teachbot_tui.practice.scenarios import load_bank
+    from teachbot_tui.practice.session import (
+        STUDENT_MAX_TOKENS,
+        STUDENT_TEMPERATURE,
+        StudentSimulator,
+        Turn,
+        clean_reply,
+        opening_line,
+    )
+
+    scenarios = load_bank()[:n]
+    out: dict[str, Any] = {}
+    for name, engine in engines.items():
+        sim, kept = StudentSimulator(engine), 0
+        for i, sc in enumerate(scenarios):
+            turns = [opening_line(sc), Turn("teacher", "Teacher", TEACHER_LINES[i % 5])]
+            student = sc.students[0]
+            opts = Options(max_tokens=STUDENT_MAX_TOKENS, temperature=STUDENT_TEMPERATURE,
+                           stop=["\nTeacher", "Teacher:", "\n\n", "<|im_end|>", "\nUser:"],
+                           repeat_penalty=1.15, seed=0)
+            raw = "".join(engine.execute(sim.messages(sc, turns, student), opts))
+            line = clean_reply(raw, [s.name for s in sc.students], student.name)
+            ok = bool(line) and line != turns[0].text
+            kept += ok
+            samples.append({"model": name, "roleplay": sc.id, "in_character": ok, "raw": raw})
+        out[name] = {"turns": len(scenarios), "in_character": kept,
+                     "share": round(kept / max(1, len(scenarios)), 3)}
+    return out
+
+
 def speed(engines: dict[str, Any], runs: int) -> dict[str, Any]:
     """Decode and prompt-evaluation rate, same prompt, runs interleaved; greedy, 64 tokens."""
     from teachbot_tui.engine.base import Options, Usage
@@ -230,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-ask", action="store_true")
     ap.add_argument("--ask-cli", action="store_true",
                     help="run the `teachbot ask --json` command for each question")
+    ap.add_argument("--roleplay", type=int, default=10, help="scenarios for the role-play "
+                    "check (0 skips it)")
     ap.add_argument("--speed-runs", type=int, default=5, help="0 skips the speed figure")
     ap.add_argument("--samples", type=Path, help="write every answer with its scores (JSONL)")
     args, home = _bench.parse_args(ap, argv)
@@ -252,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             result["heldout"] = heldout(engines, settings, args.limit, samples)
         if not args.skip_ask:
             result["ask"] = ask_check(engines, settings, home, args.ask_cli, samples)
+        if args.roleplay:
+            result["roleplay"] = roleplay(engines, args.roleplay, samples)
         if args.speed_runs:
             result["speed"] = speed(engines, args.speed_runs)
     finally:

@@ -94,8 +94,10 @@ NOTE_FILLERS = [
     "Minutes from the last meeting are attached for reference.",
 ]
 EXTENSIONS = ["md", "md", "txt", "docx", "pdf"]
-# Share of passage counts 1..5 (the app sends up to retrieval_k = 5).
-PASSAGE_COUNTS = [1, 2, 2, 3, 3, 3, 4, 4, 5]
+# Share of passage counts 1..5 (the app sends up to retrieval_k = 5); training prompts are
+# kept shorter (CPU time), held-out ones have the app's full range.
+PASSAGE_COUNTS = [1, 2, 2, 2, 3, 3, 3, 4, 5]
+TRAIN_PASSAGE_COUNTS = [1, 2, 2, 2, 3, 3, 4]
 
 
 @dataclass
@@ -238,10 +240,10 @@ class Example:
 
 
 def build_example(rng: random.Random, topics: list[dict[str, Any]], injections: list[dict[str, Any]],
-                  kind: str, hostile: str, question_index: int | None = None
-                  ) -> tuple[Example, str]:
+                  kind: str, hostile: str, question_index: int | None = None,
+                  counts: list[int] = PASSAGE_COUNTS) -> tuple[Example, str]:
     """One prompt and its target answer."""
-    n_passages = rng.choice(PASSAGE_COUNTS)
+    n_passages = rng.choice(counts)
     if hostile and n_passages < 2:
         n_passages = 2
     asked = rng.choice(topics)
@@ -323,7 +325,7 @@ def generate(n_train: int, seed: int = SEED) -> tuple[list[dict[str, Any]], list
     while len(train) < n_train:
         i = rng.randrange(len(kinds))
         ex, answer = build_example(rng, train_topics, data["injections"]["train"],
-                                   kinds[i], hostiles[i])
+                                   kinds[i], hostiles[i], counts=TRAIN_PASSAGE_COUNTS)
         key = ex.messages[-1]["content"]
         if key in seen:
             continue

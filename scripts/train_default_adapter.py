@@ -2,7 +2,7 @@
 """Train the LoRA adapter the ``default`` model ships with, through ``teachbot-train``.
 
 1. ``make_grounded_data.generate`` writes the grounded-answer training records (fixed seed);
-2. ``teachbot-train prepare`` validates them and holds out 5% for the validation loss;
+2. ``teachbot-train prepare`` validates them and holds out 2.5% for the validation loss;
 3. ``teachbot-train train --base default`` trains a LoRA on the bundled SmolLM2 GGUF;
 4. ``teachbot-train export --adapter`` writes it as a llama.cpp LoRA GGUF and checks it
    against transformers;
@@ -38,10 +38,11 @@ import make_grounded_data  # noqa: E402
 
 from teachbot_tui.defaults import ADAPTER_PATH  # noqa: E402
 
-# The shipped run: 400 records (~416 tokens each); 40 steps of 8 see 320 of them once
-# (CPU time on a shared 2-core machine is the limit).
-DEFAULTS = {"records": 400, "steps": 40, "lr": 8e-4, "lora_r": 16, "lora_alpha": 32,
-            "batch_size": 8}
+# The shipped run: 20 steps of 4 records (~330 tokens each) see 80 of the 195 training
+# records once: CPU time on a busy shared 2-core machine was the limit (about 20 training
+# tokens/s there, against ~400 on an idle one).
+DEFAULTS = {"records": 200, "steps": 20, "lr": 1e-3, "lora_r": 16, "lora_alpha": 32,
+            "batch_size": 4}
 
 
 def log(msg: str) -> None:
@@ -129,15 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         write_jsonl(work / "grounded" / "train.jsonl", train)
         shutil.rmtree(work / "run", ignore_errors=True)
         prep = train_cli(home, "prepare", str(work / "grounded"), "--out", str(work / "data"),
-                         "--val-fraction", "0.05", "--seed", str(args.seed), "--base", "default")
+                         "--val-fraction", "0.025", "--seed", str(args.seed), "--base", "default")
         steps = args.steps
         trained = train_cli(
             home, "train", "--data", str(work / "data"), "--base", "default",
             "--out", str(work / "run"), "--max-steps", str(steps), "--lr", str(args.lr),
             "--lora-r", str(args.lora_r), "--lora-alpha", str(args.lora_alpha),
             "--batch-size", str(args.batch_size), "--seed", str(args.seed),
-            "--eval-steps", str(max(1, steps // 4)), "--early-stopping-patience", "0",
-            "--quiet")
+            "--eval-steps", str(max(1, steps // 3)), "--early-stopping-patience", "0")
         f32 = work / "adapter-f32.gguf"
         exported = train_cli(home, "export", str(work / "run"), "--out", str(f32), "--adapter",
                              *(["--no-verify"] if args.no_verify else []))
