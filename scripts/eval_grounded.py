@@ -272,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", default=",".join(MODELS),
                     help="registry names to compare (default: default-base,default)")
     ap.add_argument("--limit", type=int, help="use only the first N held-out sets")
+    ap.add_argument("--heldout-models", help="run the held-out sets with only these of "
+                    "--models (comma-separated; default: all)")
     ap.add_argument("--skip-heldout", action="store_true")
     ap.add_argument("--skip-ask", action="store_true")
     ap.add_argument("--ask-cli", action="store_true",
@@ -297,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         if not args.skip_heldout:
-            result["heldout"] = heldout(engines, settings, args.limit, samples)
+            only = [m.strip() for m in (args.heldout_models or args.models).split(",")]
+            result["heldout"] = heldout({n: e for n, e in engines.items() if n in only},
+                                        settings, args.limit, samples)
         if not args.skip_ask:
             result["ask"] = ask_check(engines, settings, home, args.ask_cli, samples)
         if args.roleplay:
