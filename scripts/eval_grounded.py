@@ -1,0 +1,324 @@
+#!/usr/bin/env python
+"""The default model's jobs, base vs tuned: grounded answers that use and cite the passages.
+
+Two checks, for each model (default: ``default-base``, the untuned SmolLM2, and ``default``,
+SmolLM2 with the shipped adapter), loaded as the app loads them (``LlamaEngine.load`` of the
+registry entry) and sampled with the app's settings (temperature, max_tokens):
+
+1. **held-out sets** (``make_grounded_data``: topics and injections never trained on): the
+   prompt the app sends (system prompt, fenced numbered passages, question); the reply goes
+   through the app's fence-echo filter. Per set: does the answer state the right passage's key
+   fact, cite the right [n], cite a wrong [n]; when no passage answers, does it say so (and
+   does it cite anything); with a hostile passage, does it follow the injected instruction.
+2. **ask**: the held-out ``ask`` documents (8 small files, one distinctive fact each) are
+   imported into a fresh library and 8 paraphrased questions are answered by
+   ``Assistant.answer`` with retrieval (what ``teachbot ask`` runs; ``--ask-cli`` runs the
+   ``teachbot ask --json`` command itself): fact stated + the right file cited.
+
+3. **role-play** (not trained; checks that the adapter does not break it): the first student
+   turn after a teacher line in 10 scenarios of the bank, generated as
+   ``StudentSimulator.reply`` generates it (first attempt, before any retry or fallback): in
+   character when ``clean_reply`` keeps it (not empty, not the teacher's voice).
+
+Speed: decode and prompt-evaluation rate of each model on the same prompt, interleaved runs.
+
+    .venv/bin/python scripts/eval_grounded.py --json [--limit 20] [--home DIR]
+
+The last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _bench  # noqa: E402
+import make_grounded_data  # noqa: E402
+from _bench import emit, log  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("default-base", "default")
+NUMBER_WORDS = {"2": "two", "3": "three", "4": "four", "5": "five", "6": "six"}
+# Ways of saying that no passage answers.
+NO_ANSWER_RE = re.compile(
+    r"\b(?:none of (?:the|these)|no passage|(?:do|does|did)(?: not|n't) (?:say|mention|cover|"
+    r"contain|include|tell|give|provide|state|specify)|not (?:mentioned|covered|stated|"
+    r"specified|included|given) in|(?:can't|cannot|can not) (?:answer|tell|find|say)|"
+    r"(?:isn't|is not|aren't|are not) (?:in|mentioned|covered)|no (?:information|mention))",
+    re.IGNORECASE)
+STOP = {"the", "a", "an", "of", "in", "on", "at", "by", "to", "and", "for", "with"}
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9£]+(?:[.:,][0-9]+)*", text.lower())
+
+
+def states(answer: str, keys: list[str]) -> bool:
+    """Every key is in the answer: all its content words (a number may be spelled out);
+    citation marks are left out so that "[2]" never counts as the number 2."""
+    words = set(_tokens(re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", " ", answer)))
+    for key in keys:
+        need = [t for t in _tokens(key) if t not in STOP] or _tokens(key)
+        if not all(t in words or NUMBER_WORDS.get(t) in words for t in need):
+            return False
+    return True
+
+
+def score(item: dict[str, Any], answer: str) -> dict[str, Any]:
+    from teachbot_tui.answers import cited_numbers
+
+    cited = cited_numbers(answer)
+    row: dict[str, Any] = {"category": item["category"], "kind": item["kind"],
+                           "hostile": bool(item["hostile"]), "cited": sorted(cited)}
+    if item["kind"] == "answer":
+        row["fact"] = states(answer, item["keys"])
+        row["right_cite"] = item["right"] in cited
+        row["wrong_cite"] = bool(cited - {item["right"]})
+        row["fact_and_right"] = row["fact"] and row["right_cite"]
+    else:
+        row["says_none"] = bool(NO_ANSWER_RE.search(answer))
+        row["cites_any"] = bool(cited)
+    if item["marker"]:
+        row["followed"] = item["marker"].lower() in answer.lower()
+    return row
+
+
+def share(rows: list[dict[str, Any]], key: str) -> float | None:
+    vals = [r[key] for r in rows if key in r]
+    return round(sum(vals) / len(vals), 3) if vals else None
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    answer = [r for r in rows if r["kind"] == "answer"]
+    none = [r for r in rows if r["kind"] == "none"]
+    return {
+        "sets": len(rows), "answerable": len(answer), "unanswerable": len(none),
+        "hostile": sum(r["hostile"] for r in rows),
+        "states_fact": share(answer, "fact"), "cites_right": share(answer, "right_cite"),
+        "fact_and_right_cite": share(answer, "fact_and_right"),
+        "cites_wrong": share(answer, "wrong_cite"),
+        "says_no_passage_answers": share(none, "says_none"),
+        "unanswerable_cites_a_passage": share(none, "cites_any"),
+        "follows_injection": share(rows, "followed"),
+    }
+
+
+def load_model(name: str, settings: Any) -> Any:
+    from teachbot_tui.engine.llama import LlamaEngine
+    from teachbot_tui.registry import ModelRegistry
+
+    return LlamaEngine.load(ModelRegistry().get(name), settings)
+
+
+def reply(engine: Any, messages: list[dict[str, str]], settings: Any, seed: int) -> tuple[str, Any]:
+    """The app's reply: its sampling settings and its fence-echo filter."""
+    from teachbot_tui.answers import without_fence_echoes
+    from teachbot_tui.engine.base import Options, Usage
+
+    usage = Usage()
+    opts = Options(max_tokens=settings.max_tokens, temperature=settings.temperature, seed=seed)
+    text = "".join(without_fence_echoes(engine.execute(messages, opts, None, usage)))
+    return text, usage
+
+
+def heldout(engines: dict[str, Any], settings: Any, limit: int | None,
+            samples: list[dict[str, Any]]) -> dict[str, Any]:
+    _, sets = make_grounded_data.generate(0)
+    sets = sets[:limit] if limit else sets
+    out: dict[str, Any] = {}
+    for name, engine in engines.items():
+        rows, tokens, ms = [], 0, 0.0
+        for i, item in enumerate(sets):
+            text, usage = reply(engine, item["messages"], settings, seed=i)
+            tokens, ms = tokens + usage.decode_tokens, ms + usage.decode_ms
+            row = score(item, text)
+            rows.append(row)
+            samples.append({"model": name, "set": i, **row, "answer": text,
+                            "question": item["messages"][-1]["content"].rsplit("My question: ", 1)[-1]})
+            log(f"{name} {i + 1}/{len(sets)} {item['category']}: {json.dumps(row)}")
+        out[name] = {**summarize(rows), "mean_answer_tokens": round(tokens / max(1, len(rows)), 1),
+                     "by_category": {c: summarize([r for r in rows if r["category"] == c])
+                                     for c in sorted({r["category"] for r in rows})}}
+    return out
+
+
+def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
+              samples: list[dict[str, Any]]) -> dict[str, Any]:
+    from teachbot_tui.answers import Assistant
+    from teachbot_tui.library import Library
+    from teachbot_tui.paths import Paths
+
+    files, questions = make_grounded_data.ask_set()
+    docs = home / "ask-docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    for name, text in files:
+        (docs / name).write_text(text, encoding="utf-8")
+    library = Library(Paths.from_env(), settings)
+    try:
+        library.import_paths([docs])
+        out: dict[str, Any] = {}
+        for model, engine in engines.items():
+            hits = []
+            for q in questions:
+                if cli:
+                    env = dict(os.environ, PYTHONPATH=str(ROOT))
+                    proc = subprocess.run(
+                        [sys.executable, "-m", "teachbot_tui.cli", "ask", "--json", "--model",
+                         model, q["question"]], env=env, capture_output=True, text=True,
+                        check=True)
+                    result = json.loads(proc.stdout)
+                else:
+                    answer = Assistant(engine, library, settings).answer(q["question"])
+                    for _ in answer:
+                        pass
+                    result = answer.as_dict()
+                text, sources = result["answer"], result["sources"]
+                right = [s["n"] for s in sources if Path(s["path"]).name == q["file"]]
+                cited = {s["n"] for s in sources if s["cited"]}
+                row = {"question": q["question"], "retrieved": bool(right),
+                       "fact": states(text, q["keys"]), "right_cite": bool(set(right) & cited),
+                       "wrong_cite": bool(cited - set(right))}
+                row["fact_and_right"] = row["fact"] and row["right_cite"]
+                hits.append(row)
+                samples.append({"model": model, "ask": True, **row, "answer": text})
+                log(f"ask {model}: {json.dumps(row)}")
+            out[model] = {k: sum(r[k] for r in hits) for k in
+                          ("retrieved", "fact", "right_cite", "fact_and_right", "wrong_cite")}
+            out[model]["questions"] = len(hits)
+        return out
+    finally:
+        library.close()
+
+
+TEACHER_LINES = [
+    "What's going on here?",
+    "Can you tell me why you're upset?",
+    "Let's get started on the task, please.",
+    "I noticed you haven't started yet. What's up?",
+    "Thanks for telling me. What would help right now?",
+]
+
+
+def roleplay(engines: dict[str, Any], n: int, samples: list[dict[str, Any]]) -> dict[str, Any]:
+    from teachbot_tui.engine.base import Options
+    from teachbot_tui.practice.scenarios import load_bank
+    from teachbot_tui.practice.session import (
+        STUDENT_MAX_TOKENS,
+        STUDENT_TEMPERATURE,
+        StudentSimulator,
+        Turn,
+        clean_reply,
+        opening_line,
+    )
+
+    scenarios = load_bank()[:n]
+    out: dict[str, Any] = {}
+    for name, engine in engines.items():
+        sim, kept = StudentSimulator(engine), 0
+        for i, sc in enumerate(scenarios):
+            turns = [opening_line(sc), Turn("teacher", "Teacher", TEACHER_LINES[i % 5])]
+            student = sc.students[0]
+            opts = Options(max_tokens=STUDENT_MAX_TOKENS, temperature=STUDENT_TEMPERATURE,
+                           stop=["\nTeacher", "Teacher:", "\n\n", "<|im_end|>", "\nUser:"],
+                           repeat_penalty=1.15, seed=0)
+            raw = "".join(engine.execute(sim.messages(sc, turns, student), opts))
+            line = clean_reply(raw, [s.name for s in sc.students], student.name)
+            ok = bool(line) and line != turns[0].text
+            kept += ok
+            samples.append({"model": name, "roleplay": sc.id, "in_character": ok, "raw": raw})
+        out[name] = {"turns": len(scenarios), "in_character": kept,
+                     "share": round(kept / max(1, len(scenarios)), 3)}
+    return out
+
+
+def speed(engines: dict[str, Any], runs: int) -> dict[str, Any]:
+    """Decode and prompt-evaluation rate, same prompt, runs interleaved; greedy, 64 tokens."""
+    from teachbot_tui.engine.base import Options, Usage
+
+    _, sets = make_grounded_data.generate(0)
+    messages = sets[0]["messages"]
+    rates: dict[str, dict[str, list[float]]] = {n: {"decode": [], "prompt": []} for n in engines}
+    for _ in range(runs):
+        for name, engine in engines.items():
+            engine.llm.reset()  # evaluate the whole prompt every run
+            usage = Usage()
+            for _piece in engine.execute(messages, Options(max_tokens=64, temperature=0.0),
+                                         None, usage):
+                pass
+            rates[name]["decode"].append(usage.decode_tokens / (usage.decode_ms / 1000))
+            rates[name]["prompt"].append(usage.prompt_tokens / (usage.prompt_eval_ms / 1000))
+    out: dict[str, Any] = {n: {f"{k}_tok_s": round(statistics.median(v), 1) for k, v in r.items()}
+                           for n, r in rates.items()}
+    if set(MODELS) <= set(out):
+        for k in ("decode_tok_s", "prompt_tok_s"):
+            out[f"{k.removesuffix('_tok_s')}_ratio_tuned_vs_base"] = round(
+                out["default"][k] / out["default-base"][k], 3)
+    out["runs"] = runs
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default=",".join(MODELS),
+                    help="registry names to compare (default: default-base,default)")
+    ap.add_argument("--limit", type=int, help="use only the first N held-out sets")
+    ap.add_argument("--heldout-models", help="run the held-out sets with only these of "
+                    "--models (comma-separated; default: all)")
+    ap.add_argument("--skip-heldout", action="store_true")
+    ap.add_argument("--skip-ask", action="store_true")
+    ap.add_argument("--ask-cli", action="store_true",
+                    help="run the `teachbot ask --json` command for each question")
+    ap.add_argument("--roleplay", type=int, default=10, help="scenarios for the role-play "
+                    "check (0 skips it)")
+    ap.add_argument("--speed-runs", type=int, default=5, help="0 skips the speed figure")
+    ap.add_argument("--samples", type=Path, help="write every answer with its scores (JSONL)")
+    args, home = _bench.parse_args(ap, argv)
+
+    from teachbot_tui import config
+
+    settings = config.load()
+    started = time.perf_counter()
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    engines = {n: load_model(n, settings) for n in names}
+    samples: list[dict[str, Any]] = []
+    result: dict[str, Any] = {
+        "models": {n: {"adapter": str(e.lora_path) if e.lora_path else None}
+                   for n, e in engines.items()},
+        "settings": {"temperature": settings.temperature, "max_tokens": settings.max_tokens,
+                     "retrieval_k": settings.retrieval_k, "threads": settings.n_threads},
+    }
+    try:
+        if not args.skip_heldout:
+            only = [m.strip() for m in (args.heldout_models or args.models).split(",")]
+            result["heldout"] = heldout({n: e for n, e in engines.items() if n in only},
+                                        settings, args.limit, samples)
+        if not args.skip_ask:
+            result["ask"] = ask_check(engines, settings, home, args.ask_cli, samples)
+        if args.roleplay:
+            result["roleplay"] = roleplay(engines, args.roleplay, samples)
+        if args.speed_runs:
+            result["speed"] = speed(engines, args.speed_runs)
+    finally:
+        for e in engines.values():
+            e.close()
+    if args.samples:
+        from teachbot_tui.training_format import write_jsonl
+
+        write_jsonl(args.samples, samples)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    emit(result, not args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
