@@ -66,7 +66,9 @@ def clean_block(text: str) -> str:
 def one_line(message: object, limit: int | None = 300) -> str:
     """An exception (its first line, or its type when it says nothing) or a message, cleaned
     and folded onto one line, cut to ``limit`` characters."""
-    if isinstance(message, BaseException):
+    if isinstance(message, OSError) and message.strerror:
+        text = f"{message.filename}: {message.strerror}" if message.filename else message.strerror
+    elif isinstance(message, BaseException):
         text = str(message).strip()
         text = text.splitlines()[0] if text else type(message).__name__
     else:

@@ -14,7 +14,6 @@ from trainer.gguf_io import TrainerError
 if TYPE_CHECKING:
     import torch
 
-    from trainer.train import TrainConfig
 
 GRAD_CHECKPOINTING_MIN_PARAMS = 1_000_000_000  # bases above this recompute activations by default
 QUANTIZE_CHOICES = ("4bit",)
@@ -34,11 +33,11 @@ def check_quantize_base(mode: str, cuda: bool) -> None:
                            ".venv/bin/pip install bitsandbytes") from None
 
 
-def load_model(cfg: TrainConfig, base_path: Path, base_kind: str, dtype: torch.dtype,
+def load_model(quantize_base: str | None, base_path: Path, base_kind: str, dtype: torch.dtype,
                local_rank: int) -> tuple[Any, Any]:
     """The base in ``dtype`` on this process's device, or in 4-bit NF4 with ``quantize_base``
     (LoRA then trains on top in ``dtype``; export merges into the full-precision base)."""
-    if cfg.quantize_base:
+    if quantize_base:
         from peft import prepare_model_for_kbit_training
         from transformers import BitsAndBytesConfig
 

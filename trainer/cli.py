@@ -25,6 +25,7 @@ from typing import Annotated, Any
 import typer
 
 from teachbot_tui import offline
+from teachbot_tui.text import one_line
 from teachbot_tui.training_format import RecordError
 
 app = typer.Typer(
@@ -59,13 +60,6 @@ def _user_error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _rank0() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
@@ -85,7 +79,7 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             if not isinstance(exc, _user_error_types()):
                 raise
-            print(f"error: {_one_line(exc)}", file=sys.stderr)
+            print(f"error: {one_line(exc, limit=None)}", file=sys.stderr)
             raise typer.Exit(1) from None
 
     return wrapper

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from teachbot_tui import offline
+from teachbot_tui.text import one_line
 from trainer.convert import convert_adapter, convert_folder
 from trainer.gguf_io import (
     QUANT_FTYPES,
@@ -387,7 +388,7 @@ def verify_gguf(
         )
     except Exception as exc:
         what = f"{gguf_path} with adapter {shown}" if lora_path else shown
-        raise TrainerError(f"{what}: llama.cpp cannot load it ({_one_line(exc)})") from exc
+        raise TrainerError(f"{what}: llama.cpp cannot load it ({type(exc).__name__}: {one_line(exc)})") from exc
 
     agree: list[bool] = []
     exact: list[bool] = []
@@ -481,8 +482,3 @@ def _hf_greedy(
             out = model(torch.tensor([[nxt]]), use_cache=True, **{kwarg: past})
             rows.append(out.logits[0].float())
     return full, torch.cat(rows).numpy()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__

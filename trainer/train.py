@@ -316,7 +316,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Any = sys.stderr) -> Trai
     # Model and tokenizer: fp32 on CPU, bf16 (or fp16) on GPU.
     base_path, base_kind = resolve_base(cfg.base)
     dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else torch.float32
-    model, tokenizer = load_model(cfg, base_path, base_kind, dtype, local_rank)
+    model, tokenizer = load_model(cfg.quantize_base, base_path, base_kind, dtype, local_rank)
     n_params = sum(p.numel() for p in model.parameters())
     if cfg.grad_checkpointing is None:
         cfg.grad_checkpointing = n_params > GRAD_CHECKPOINTING_MIN_PARAMS
