@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The default model's jobs, base vs tuned: grounded answers that use and cite the passages.
 
-Two checks, for each model (default: ``default-base``, the untuned SmolLM2, and ``default``,
+Two checks, for each model (default: ``default``, the untuned SmolLM2, and ``default-grounded``,
 SmolLM2 with the shipped adapter), loaded as the app loads them (``LlamaEngine.load`` of the
 registry entry) and sampled with the app's settings (temperature, max_tokens):
 
@@ -47,7 +47,7 @@ import make_grounded_data  # noqa: E402
 from _bench import emit, log  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ("default-base", "default")
+MODELS = ("default", "default-grounded")
 NUMBER_WORDS = {"2": "two", "3": "three", "4": "four", "5": "five", "6": "six"}
 # Ways of saying that no passage answers.
 NO_ANSWER_RE = re.compile(
@@ -262,7 +262,7 @@ def speed(engines: dict[str, Any], runs: int) -> dict[str, Any]:
     if set(MODELS) <= set(out):
         for k in ("decode_tok_s", "prompt_tok_s"):
             out[f"{k.removesuffix('_tok_s')}_ratio_tuned_vs_base"] = round(
-                out["default"][k] / out["default-base"][k], 3)
+                out["default-grounded"][k] / out["default"][k], 3)
     out["runs"] = runs
     return out
 
@@ -270,7 +270,7 @@ def speed(engines: dict[str, Any], runs: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(MODELS),
-                    help="registry names to compare (default: default-base,default)")
+                    help="registry names to compare (default: default,default-grounded)")
     ap.add_argument("--limit", type=int, help="use only the first N held-out sets")
     ap.add_argument("--heldout-models", help="run the held-out sets with only these of "
                     "--models (comma-separated; default: all)")

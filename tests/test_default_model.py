@@ -1,4 +1,4 @@
-"""The default model = the bundled SmolLM2 + the LoRA adapter teachbot ships for its own jobs.
+"""The bundled SmolLM2 with the LoRA adapter teachbot ships for its own jobs (`default-grounded`).
 
 Fast: the registry's entries, the shipped file, the data generator and the eval's scoring.
 Slow: a very short retraining through scripts/train_default_adapter.py, whose adapter
@@ -49,17 +49,19 @@ def test_adapter_file_is_in_the_package_and_packaged() -> None:
     assert any(t.name.endswith(".lora_a") for t in reader.tensors)
 
 
-def test_default_entry_carries_the_adapter_and_default_base_does_not(home: Path) -> None:
+def test_grounded_entry_carries_the_adapter_and_default_does_not(home: Path) -> None:
     reg = ModelRegistry()
-    tuned, base = reg.get("default"), reg.get("default-base")
+    tuned, base = reg.get("default-grounded"), reg.get("default")
     assert tuned.adapter == defaults.ADAPTER_PATH and tuned.builtin
     assert base.adapter is None and base.builtin
     assert tuned.path == base.path == defaults.chat_model_path()
     assert tuned.as_dict()["adapter"] == str(defaults.ADAPTER_PATH)
     assert base.as_dict()["adapter"] is None
-    assert Settings().chat_model == "default"  # a fresh set-up uses the tuned model
-    with pytest.raises(RegistryError, match="cannot be removed"):
-        reg.remove("default-base")
+    # a fresh set-up uses the untuned model until a trained adapter beats it
+    assert Settings().chat_model == "default"
+    for name in ("default", "default-grounded"):
+        with pytest.raises(RegistryError, match="cannot be removed"):
+            reg.remove(name)
 
 
 def test_models_list_shows_both_bundled_entries(home: Path) -> None:
@@ -68,8 +70,8 @@ def test_models_list_shows_both_bundled_entries(home: Path) -> None:
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     listed = {m["name"]: m for m in json.loads(proc.stdout)}
-    assert listed["default"]["adapter"] == str(defaults.ADAPTER_PATH)
-    assert listed["default"]["in_use"] and listed["default-base"]["adapter"] is None
+    assert listed["default-grounded"]["adapter"] == str(defaults.ADAPTER_PATH)
+    assert listed["default"]["in_use"] and listed["default"]["adapter"] is None
 
 
 def test_missing_adapter_is_a_one_line_error(tmp_path: Path) -> None:
@@ -185,13 +187,13 @@ def test_short_retraining_makes_an_adapter_llama_cpp_applies(tmp_path: Path, hom
 
 
 @pytest.mark.slow
-def test_the_app_loads_the_default_model_with_its_adapter(home: Path) -> None:
+def test_the_app_loads_the_grounded_model_with_its_adapter(home: Path) -> None:
     from teachbot_tui.engine.base import Options
     from teachbot_tui.engine.llama import LlamaEngine
 
     settings = Settings(n_ctx=1024, threads=2)
     replies = {}
-    for name in ("default", "default-base"):
+    for name in ("default-grounded", "default"):
         engine = LlamaEngine.load(ModelRegistry().get(name), settings)
         try:
             assert engine.lora_path == ModelRegistry().get(name).adapter
@@ -200,4 +202,4 @@ def test_the_app_loads_the_default_model_with_its_adapter(home: Path) -> None:
                                                    Options(max_tokens=40, temperature=0)))
         finally:
             engine.close()
-    assert replies["default"] != replies["default-base"]
+    assert replies["default-grounded"] != replies["default"]
