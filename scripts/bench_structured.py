@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=None,
                     help="llama.cpp threads (default: the n_threads setting)")
     args, _home = _bench.parse_args(ap, argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a timeout still cleans up
     label, path = _bench.resolve_model(args)
 
     import jsonschema
