@@ -34,6 +34,7 @@ from .host import (
 )
 from .keys import KEYS, SCOPE_TITLES, KeyAction, bindings, unknown_ids
 from .screens import SCREENS
+from .text import safe_line
 from .widgets.status import StatusBar, StatusState
 
 MODES = {spec.mode for spec in SCREENS}
@@ -122,14 +123,15 @@ class TeachbotApp(App[None]):
         if theme in self.available_themes:
             self.theme = theme
         else:
-            self.notify(f"Unknown theme {theme!r} in config.toml; using {self.theme}.",
+            self.notify(safe_line(f"Unknown theme {theme!r} in config.toml; using {self.theme}."),
                         severity="warning", markup=False)
 
     def _apply_keymap(self, keymap: dict[str, str]) -> None:
         bad = unknown_ids(keymap)
         if bad:
-            self.notify(f"Unknown key ids in config.toml [keys]: {', '.join(bad)}. "
-                        "F1 lists the ids.", severity="warning", markup=False, timeout=8)
+            self.notify(safe_line(f"Unknown key ids in config.toml [keys]: {', '.join(bad)}. "
+                                  "F1 lists the ids."), severity="warning", markup=False,
+                        timeout=8)
         good = {k: v for k, v in keymap.items() if k not in bad}
         self.keymap_settings = good
         self.set_keymap(good)

@@ -175,7 +175,7 @@ class ChatScreen(SidePaneScreen):
         try:
             conv = self.tapp.backend.store.get(conversation_id)
         except ConversationError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self.notify(safe_line(exc), severity="error", markup=False)
             return
         self.conversation_id = conv.id
         await self._clear_messages()
@@ -232,7 +232,7 @@ class ChatScreen(SidePaneScreen):
             try:
                 self.tapp.backend.store.rename(conversation_id, title)
             except ConversationError as exc:
-                self.notify(str(exc), severity="error", markup=False)
+                self.notify(safe_line(exc), severity="error", markup=False)
                 return
             if conversation_id == self.conversation_id:
                 self._set_title(self._title_of(conversation_id))
@@ -293,7 +293,8 @@ class ChatScreen(SidePaneScreen):
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
-            self.notify(f"Could not export: {exc.strerror or exc} ({path}). Pick another path.",
+            self.notify(safe_line(f"Could not export: {exc.strerror or exc} ({path}). Pick "
+                                  "another path."),
                         severity="error", markup=False)
             return False
         self.notify(f"Exported to {path}", markup=False)

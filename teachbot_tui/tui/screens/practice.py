@@ -502,7 +502,7 @@ class PracticeScreen(SidePaneScreen):
             self.refresh_progress()
         elif event.kind == "error":
             self._notice(event.text)
-            self.notify(event.text, severity="error", markup=False)
+            self.notify(safe_line(event.text), severity="error", markup=False)
         else:
             self._notice("Stopped.")
 
