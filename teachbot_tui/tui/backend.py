@@ -220,8 +220,8 @@ class Backend:
         self.load_library()
 
     def assistant(self) -> Any:
-        """One assistant per (engine, library, settings): it keeps what it sent, so the
-        next turn's prompt shares its prefix with this one (llama.cpp's KV cache)."""
+        """One assistant per (engine, library, settings); what each turn sent is kept with the
+        conversation (teachbot_tui/conversations.py), so a follow-up re-reads nothing."""
         key = (id(self.engine.value), id(self.library.value), id(self.settings))
         if self._assistant is None or self._assistant_key != key:
             from ..packs import settings_for

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 FIELDS: dict[str, tuple[str, str]] = {
     "gpu_layers": ("GPU layers", '"auto" offloads every layer when a GPU is available; 0 = CPU'),
     "n_ctx": ("Context size", "tokens the model sees at once (question, passages, history)"),
-    "threads": ("CPU threads", "0 = one per core"),
+    "threads": ("CPU threads", "0 = automatic: the cores other programs leave free"),
     "temperature": ("Temperature", "0 = the same answer every time; higher = more varied"),
     "max_tokens": ("Longest answer", "tokens; this much of the context is kept for the answer"),
     "retrieval_k": ("Passages per answer", "how many passages from your documents are used"),
