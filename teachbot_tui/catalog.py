@@ -252,8 +252,9 @@ def measure_default_speed(threads: int = 0, decode_tokens: int = 24, runs: int =
     from .engine.llama import LlamaEngine
 
     path = defaults.chat_model_path()
-    n_threads = threads or max(1, os.cpu_count() or 1)
-    engine = LlamaEngine(path, n_ctx=1024, n_threads=n_threads, gpu_layers=0, name="default")
+    # threads=0: the engine's own rule (the cores other programs leave free), as the app runs
+    engine = LlamaEngine(path, n_ctx=1024, n_threads=threads or None, gpu_layers=0,
+                         name="default")
     best_prompt = best_decode = 0.0
     question = ("List ten short classroom routines that help a class of nine-year-olds settle "
                 "quickly after break, one per line.")
@@ -273,6 +274,7 @@ def measure_default_speed(threads: int = 0, decode_tokens: int = 24, runs: int =
                 best_prompt = max(best_prompt, evaluated / (usage.prompt_eval_ms / 1000))
             if usage.decode_ms > 0 and usage.decode_tokens > 1:
                 best_decode = max(best_decode, usage.decode_tokens / (usage.decode_ms / 1000))
+        used_threads = engine.n_threads
     finally:
         engine.close()
     if not best_prompt or not best_decode:
@@ -281,7 +283,7 @@ def measure_default_speed(threads: int = 0, decode_tokens: int = 24, runs: int =
     import llama_cpp
 
     return {"prompt_tps": best_prompt, "decode_tps": best_decode,
-            "threads": n_threads, "file_bytes": path.stat().st_size,
+            "threads": used_threads, "file_bytes": path.stat().st_size,
             "llama_cpp": getattr(llama_cpp, "__version__", "?"),
             "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
