@@ -78,8 +78,8 @@ def to_f16(src: Path, dst: Path) -> None:
         vtype = field.types[0]
         if vtype == gguf.GGUFValueType.STRING:
             writer.add_string(field.name, str(bytes(field.parts[-1]), "utf-8"))
-        elif vtype == gguf.GGUFValueType.ARRAY:
-            raise SystemExit(f"error: {src}: unexpected array field {field.name}")
+        elif vtype == gguf.GGUFValueType.ARRAY:  # e.g. general.tags from the converter
+            writer.add_array(field.name, field.contents())
         else:
             writer.add_key_value(field.name, field.parts[-1][0], vtype)
     for t in reader.tensors:
