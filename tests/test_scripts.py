@@ -28,12 +28,23 @@ def run_script(home: Path, name: str, *args: str, timeout: float = 240) -> dict:
     return result
 
 
-@pytest.mark.parametrize("name", ["bench_import.py", "bench_retrieval.py",
-                                  "eval_retrieval.py", "bench_chat.py"])
+BENCHMARKS = ["bench_chat.py", "bench_import.py", "bench_memory.py", "bench_pdf.py",
+              "bench_practice.py", "bench_retrieval.py", "bench_startup.py",
+              "bench_structured.py", "bench_train.py", "eval_grounded.py", "eval_retrieval.py",
+              "make_bench_model.py"]
+
+
+def test_every_benchmark_is_listed() -> None:
+    found = sorted(p.name for p in SCRIPTS.glob("*.py")
+                   if p.name.startswith(("bench_", "eval_")) or p.name == "make_bench_model.py")
+    assert found == sorted(BENCHMARKS)
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
 def test_help(name: str) -> None:
     proc = subprocess.run([sys.executable, str(SCRIPTS / name), "--help"], capture_output=True,
                           text=True, timeout=60)
-    assert proc.returncode == 0 and "--json" in proc.stdout
+    assert proc.returncode == 0 and "--json" in proc.stdout and "--home" in proc.stdout
 
 
 @pytest.mark.slow
