@@ -65,9 +65,10 @@ async def test_catalog_download_switches_to_the_new_model(tmp_path: Path,
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_models(pilot)
         table = screen.query_one("#catalog-table", DataTable)
-        row = [str(c) for c in table.get_row("qwen2.5-7b")]
-        assert row[5].startswith("slow")  # the verdict column
-        assert str(table.get_row("llama-3.2-1b")[5]).startswith("good fit")
+        verdict = {name: str(table.row_data(table.get_row_index(name))["verdict"])
+                   for name in ("qwen2.5-7b", "llama-3.2-1b")}
+        assert verdict["qwen2.5-7b"].startswith("slow")
+        assert verdict["llama-3.2-1b"].startswith("good fit")
         select(screen, "llama-3.2-1b")
         await pilot.press("ctrl+d")
         await wait_for(pilot, lambda: "now using" in message(screen), timeout=60)

@@ -122,17 +122,23 @@ async def test_partial_reply_is_saved_while_streaming(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, "Stream please")
         screen = chat(app)
-        await wait_for(pilot, lambda: screen.job is not None and screen.job.message_id
-                       and screen.job.last_save > 0 and len(screen.job.text) > 100, timeout=15)
-        await pilot.pause(0.6)
-        # read the database directly (opening a ConversationStore would mark it interrupted)
         import sqlite3
 
-        con = sqlite3.connect(tmp_path / "data" / "teachbot.db")
-        status, content = con.execute(
-            "SELECT status, content FROM messages WHERE role='assistant'").fetchone()
-        con.close()
-        assert status == "streaming" and len(content) > 0
+        def stored() -> tuple[str, str] | None:
+            # read the database directly (opening a ConversationStore would mark it interrupted)
+            con = sqlite3.connect(tmp_path / "data" / "teachbot.db")
+            try:
+                return con.execute(
+                    "SELECT status, content FROM messages WHERE role='assistant'").fetchone()
+            finally:
+                con.close()
+
+        # the partial reply reaches the database while the reply is still streaming
+        await wait_for(pilot, lambda: (row := stored()) is not None and len(row[1]) > 0,
+                       timeout=60)
+        status, content = stored() or ("", "")
+        assert status == "streaming" and screen.job is not None and not screen.job.finished
+        assert screen.job.text.startswith(content)
         await pilot.press("escape")
         await answered(pilot)
 

@@ -286,6 +286,7 @@ def export(
     d = report.as_dict()
     if not adapter:  # model pack metadata (teachbot_tui/packs.py)
         d["pack"] = packs.pack_export(run, report.out, description, scenarios)
+        d["size_bytes"] = Path(report.out).stat().st_size  # the metadata changed the file
     if as_json:
         print(json.dumps(d, indent=2, default=str))
         return

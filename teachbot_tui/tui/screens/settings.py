@@ -23,7 +23,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Input, ProgressBar, Select, Static, TextArea
+from textual.widgets import Button, Input, ProgressBar, Select, Static, TextArea
 
 from ...config import RETRIEVAL_MODES, ConfigError, Settings
 from ..keys import bindings
@@ -32,6 +32,7 @@ from ..widgets.footer import Footer
 from ..widgets.nav import NavBar
 from ..widgets.path_input import PathInput
 from ..widgets.status import StatusBar
+from ..widgets.tables import Col, FitTable, wrapping
 
 if TYPE_CHECKING:
     from ..host import Host
@@ -52,11 +53,6 @@ class PullCancelled(Exception):
     """Raised from the download's progress callback when the person cancels."""
 
 
-def cell(text: object) -> Text:
-    """A DataTable cell that is always literal text (DataTable parses str as markup)."""
-    return Text(safe_line(text), no_wrap=True, overflow="ellipsis")
-
-
 def model_label(entry: Any) -> Text:
     bits = [entry.architecture, f"{entry.context_length} ctx"]
     if getattr(entry, "builtin", False):
@@ -64,6 +60,18 @@ def model_label(entry: Any) -> Text:
     if not entry.exists:
         bits.append("MISSING FILE")
     return Text(f"{safe_line(entry.name)}  ({', '.join(bits)})")
+
+
+# the catalog: what a teacher needs to choose first stays longest on a narrow terminal
+CATALOG_COLUMNS = (
+    Col("model", "Model", 14, weight=3, priority=100),
+    Col("verdict", "Verdict", 9, weight=1, priority=90),
+    Col("speed", "Est. writing", 12, priority=80),
+    Col("ram", "RAM 4k", 7, priority=70),
+    Col("file", "File", 7, priority=50),
+    Col("params", "Params", 6, priority=40),
+    Col("licence", "Licence", 10, weight=2, priority=20),
+)
 
 
 class SettingsScreen(Screen[None]):
@@ -117,7 +125,7 @@ class SettingsScreen(Screen[None]):
                 "default model's speed, scaled by size). Select one and press Ctrl+D to "
                 "download it and switch to it (Esc cancels; a later download resumes). This is "
                 "the only time teachbot uses the network."), id="catalog-hint")
-            yield DataTable(id="catalog-table", cursor_type="row", zebra_stripes=True)
+            yield FitTable(CATALOG_COLUMNS, id="catalog-table")
             with Horizontal(id="pull-progress"):
                 yield ProgressBar(total=None, show_eta=True, id="pull-bar")
                 yield Static("", id="pull-status")
@@ -140,9 +148,6 @@ class SettingsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.pull_cancel: threading.Event | None = None
         self.query_one("#pull-progress").display = False
-        table = self.query_one("#catalog-table", DataTable)
-        table.add_columns("Model", "Params", "File", "RAM 4k", "Est. writing", "Verdict",
-                          "Licence")
         self.load_models()
         self.load_catalog()
 
@@ -242,21 +247,24 @@ class SettingsScreen(Screen[None]):
                 "`teachbot models catalog` once to measure this machine. Select one and press "
                 "Ctrl+D to download it and switch to it (Esc cancels). This is the only time "
                 "teachbot uses the network."))
-        table = self.query_one("#catalog-table", DataTable)
-        table.clear()
+        table = self.query_one("#catalog-table", FitTable)
+        rows = []
         for f in results:
             e = f.entry
             verdict = f.verdict + (" (best)" if best is not None and f is best else "")
-            table.add_row(cell(e.title), cell(f"{e.parameters_b:.1f}B"),
-                          cell(f"{e.file_size_bytes / 1e9:.1f} GB"), cell(f"{e.ram_4k_gb} GB"),
-                          cell(f"{f.decode_tps:.1f} tok/s"), cell(verdict), cell(e.licence),
-                          key=e.name)
+            rows.append((e.name, {
+                "model": wrapping(e.title), "params": wrapping(f"{e.parameters_b:.1f}B"),
+                "file": wrapping(f"{e.file_size_bytes / 1e9:.1f} GB"),
+                "ram": wrapping(f"{e.ram_4k_gb} GB"),
+                "speed": wrapping(f"{f.decode_tps:.1f} tok/s"), "verdict": wrapping(verdict),
+                "licence": wrapping(e.licence)}))
+        table.set_rows(rows)
         if best is not None:
             with contextlib.suppress(Exception):
                 table.move_cursor(row=table.get_row_index(best.entry.name))
 
     def selected_catalog_name(self) -> str | None:
-        table = self.query_one("#catalog-table", DataTable)
+        table = self.query_one("#catalog-table", FitTable)
         if not table.row_count:
             return None
         with contextlib.suppress(Exception):
