@@ -115,17 +115,7 @@ def parse_pdf(data: bytes) -> ParsedDocument:
     failed = 0
     next_entry = 0
     for index, page in enumerate(reader.pages):
-        headings = []
-        while next_entry < len(outline) and outline[next_entry][0] <= index:
-            headings.append(outline[next_entry])
-            next_entry += 1
-        if headings:
-            stack = builder.headings
-            for _, depth, text in headings:
-                while stack and stack[-1][0] >= depth:
-                    stack.pop()
-                stack.append((depth, text))
-            builder.reset_headings(stack)
+        next_entry = open_headings(builder, outline, next_entry, index)
         try:
             text = page.extract_text() or ""
         except RecursionError:
@@ -151,6 +141,24 @@ def parse_pdf(data: bytes) -> ParsedDocument:
     return builder.build(
         "pdf", title, meta=meta, empty_detail="no extractable text (scanned images?)"
     )
+
+
+def open_headings(builder: Builder, outline: list[tuple[int, int, str]], next_entry: int,
+                  page: int) -> int:
+    """Open the bookmarks that start on ``page`` (0-based) as the builder's heading path;
+    returns the index of the first bookmark not yet used."""
+    headings = []
+    while next_entry < len(outline) and outline[next_entry][0] <= page:
+        headings.append(outline[next_entry])
+        next_entry += 1
+    if headings:
+        stack = list(builder.headings)
+        for _, depth, text in headings:
+            while stack and stack[-1][0] >= depth:
+                stack.pop()
+            stack.append((depth, text))
+        builder.reset_headings(stack)
+    return next_entry
 
 
 def _declared_pages(reader: object) -> int | None:

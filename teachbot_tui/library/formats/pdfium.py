@@ -15,7 +15,13 @@ import threading
 
 from .core import Builder as _Builder
 from .core import ParsedDocument, ParseError, clean_inline
-from .pdf import _PDF_TITLE_NOISE, MAX_PDF_PAGES, _pdf_paragraphs, _too_many_pages
+from .pdf import (
+    _PDF_TITLE_NOISE,
+    MAX_PDF_PAGES,
+    _pdf_paragraphs,
+    _too_many_pages,
+    open_headings,
+)
 
 _LOCK = threading.Lock()
 MAX_OUTLINE = 5000
@@ -81,17 +87,7 @@ def parse_pdf(data: bytes) -> ParsedDocument:
             failed = 0
             next_entry = 0
             for index in range(pages):
-                headings = []
-                while next_entry < len(outline) and outline[next_entry][0] <= index:
-                    headings.append(outline[next_entry])
-                    next_entry += 1
-                if headings:
-                    stack = list(builder.headings)
-                    for _, depth, text in headings:
-                        while stack and stack[-1][0] >= depth:
-                            stack.pop()
-                        stack.append((depth, text))
-                    builder.reset_headings(stack)
+                next_entry = open_headings(builder, outline, next_entry, index)
                 try:
                     text = _page_text(pdf, index)
                 except pdfium.PdfiumError:
