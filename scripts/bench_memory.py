@@ -93,7 +93,7 @@ async def scripted_chat(side: str, docs: Path, questions: int, max_tokens: int) 
         log(f"  imported {report.chunks_added} chunks in {out['import_s']:.1f} s")
         screen = app.screen
         assert isinstance(screen, ChatScreen)
-        answered = 0
+        answered = chars = 0
         for q in QUESTIONS[:questions]:
             await screen.ask(q)
             await pilot.pause(0.05)
@@ -102,8 +102,11 @@ async def scripted_chat(side: str, docs: Path, questions: int, max_tokens: int) 
                 await pilot.pause(0.05)
             reply = screen.views()[-1]
             log(f"  answered ({reply.status}): {reply.text[:60]!r}")
-            answered += int(reply.status == "complete" and bool(reply.text.strip()))
+            # a finished reply counts even if empty: a few tokens may all be a fence echo
+            answered += int(reply.status == "complete")
+            chars += len(reply.text)
         out["answered"] = answered
+        out["reply_chars"] = chars
         rss["answers"] = status_kib("VmRSS") / 1024
         out["sources_last"] = len(getattr(screen.views()[-1], "sources", []) or [])
     out["peak_rss_mb"] = status_kib("VmHWM") / 1024
