@@ -6,9 +6,10 @@ with the facts from their model pages. :func:`fit` gives each one a verdict for 
 * memory: the estimated RAM at a 4k context (``ram_4k_gb``) against the machine's RAM, and
   against the GPU's memory when llama.cpp can offload to one;
 * speed: the default model's prompt-reading and writing speed, measured on this machine
-  (:func:`measure_default_speed`, cached), scaled by file size. Writing a token reads every
-  weight once, so its time grows with the file; the estimate is conservative for small models
-  (fixed per-token costs do not grow) and fair for large ones.
+  (:func:`measure_default_speed`, cached), carried over to a bigger file by a cost per token
+  that is part fixed, part proportional to the file (:func:`scaled_tps`). Writing a token
+  reads every weight once, so that part grows with the file; sampling, the vocabulary and
+  llama.cpp's own overhead do not.
 
 Nothing here touches the network.
 """
@@ -36,6 +37,12 @@ FIT_RAM_SHARE = 0.6
 TIGHT_RAM_SHARE = 0.85
 #: File size (bytes) of the bundled default model, used when it is not installed.
 DEFAULT_FILE_BYTES = 98_362_432
+#: Share of the default model's time per token that does not grow with the file, writing and
+#: reading. Calibrated on these 2-core machines against a 1B model of Llama 3.2's shape
+#: (Q4_K_M, 803 MB) timed the same way: ``scripts/bench_catalog.py`` measures both and the
+#: estimate (docs/benchmarks.md, "Catalog speed estimate").
+DECODE_FIXED_SHARE = 0.40
+PROMPT_FIXED_SHARE = 0.78
 
 SPEED_CACHE = "default-speed.json"
 
@@ -154,6 +161,16 @@ def get(name: str) -> CatalogEntry:
 
 
 # -- verdicts ---------------------------------------------------------------------------------
+def scaled_tps(measured_tps: float, measured_bytes: int, file_bytes: int,
+               fixed_share: float) -> float:
+    """Tokens/s of a model file of ``file_bytes``, from one of ``measured_bytes`` measured at
+    ``measured_tps``: the time per token is ``fixed_share`` of the measured one, plus the rest
+    scaled by the file size."""
+    per_token = (1 / measured_tps) * (fixed_share + (1 - fixed_share) * file_bytes
+                                      / measured_bytes)
+    return 1 / per_token
+
+
 def fit(entry: CatalogEntry, machine: Machine) -> Fit:
     need = entry.ram_4k_gb * 1e9
     if need <= machine.ram_bytes * FIT_RAM_SHARE:
@@ -165,9 +182,10 @@ def fit(entry: CatalogEntry, machine: Machine) -> Fit:
     gpu = None
     if machine.vram_bytes is not None:
         gpu = "fits" if need <= machine.vram_bytes * 0.9 else "too big"
-    scale = machine.default_bytes / entry.file_size_bytes
-    prompt_tps = machine.prompt_tps * scale
-    decode_tps = machine.decode_tps * scale
+    prompt_tps = scaled_tps(machine.prompt_tps, machine.default_bytes, entry.file_size_bytes,
+                            PROMPT_FIXED_SHARE)
+    decode_tps = scaled_tps(machine.decode_tps, machine.default_bytes, entry.file_size_bytes,
+                            DECODE_FIXED_SHARE)
     if gpu == "fits":
         speed = "good"  # offloaded whole: GPU memory bandwidth, far beyond these CPU figures
     elif decode_tps >= GOOD_DECODE_TPS:
@@ -239,22 +257,28 @@ FALLBACK_DECODE_TPS = 133.0
 
 def measure_default_speed(threads: int = 0, decode_tokens: int = 24, runs: int = 3,
                           budget_s: float = 6.0) -> dict[str, Any]:
-    """Time the bundled model through the app's own engine: reading a ~100-token prompt (the
+    """Time the bundled model (see :func:`measure_speed`)."""
+    from . import defaults
+
+    return measure_speed(defaults.chat_model_path(), threads, decode_tokens, runs, budget_s)
+
+
+def measure_speed(path: Path, threads: int = 0, decode_tokens: int = 24, runs: int = 3,
+                  budget_s: float = 6.0) -> dict[str, Any]:
+    """Time a GGUF model through the app's own engine: reading a ~100-token prompt (the
     system prompt and a question) and writing ``decode_tokens`` tokens.
 
     The best of ``runs`` runs is kept: other programs only ever slow a run down, so the
     fastest one is the closest to what the machine can do. Each run changes the start of the
     prompt, so nothing is reused from the previous one.
     """
-    from . import defaults
     from .config import DEFAULT_SYSTEM_PROMPT
     from .engine.base import Options, Usage
     from .engine.llama import LlamaEngine
 
-    path = defaults.chat_model_path()
     # threads=0: the engine's own rule (the cores other programs leave free), as the app runs
     engine = LlamaEngine(path, n_ctx=1024, n_threads=threads or None, gpu_layers=0,
-                         name="default")
+                         name=path.stem)
     best_prompt = best_decode = 0.0
     question = ("List ten short classroom routines that help a class of nine-year-olds settle "
                 "quickly after break, one per line.")
@@ -278,7 +302,7 @@ def measure_default_speed(threads: int = 0, decode_tokens: int = 24, runs: int =
     finally:
         engine.close()
     if not best_prompt or not best_decode:
-        raise CatalogError("could not time the default model (it wrote nothing); "
+        raise CatalogError(f"could not time {path.name} (it wrote nothing); "
                            "try `teachbot models catalog --measure` again")
     import llama_cpp
 

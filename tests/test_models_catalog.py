@@ -13,7 +13,8 @@ from teachbot_tui.catalog import CatalogError, Machine
 
 GB = 1_000_000_000
 # this 2-core, 24 GB machine, with the default model's speeds from docs/benchmarks.md
-LAPTOP = Machine(ram_bytes=24 * 2**30, vram_bytes=None, prompt_tps=242.0, decode_tps=133.0)
+#: This 2-core machine as `teachbot models catalog --measure` times the default model.
+LAPTOP = Machine(ram_bytes=24 * 2**30, vram_bytes=None, prompt_tps=240.0, decode_tps=75.0)
 
 
 def test_catalog_validates_against_its_schema() -> None:
@@ -132,3 +133,13 @@ def test_default_speed_is_measured_once_then_cached(home: Path,
     assert catalog.default_speed(paths, threads=2)["decode_tps"] == first["decode_tps"]
     machine = catalog.this_machine(paths)
     assert machine.measured and machine.decode_tps == first["decode_tps"]
+
+
+def test_speed_estimate_keeps_a_fixed_cost_per_token() -> None:
+    """Part of a token's time does not grow with the file: a model 8x the default's size is
+    estimated faster than 1/8 of its speed, and never faster than the default."""
+    linear = catalog.scaled_tps(80.0, 100, 800, 0.0)
+    assert linear == pytest.approx(10.0)
+    affine = catalog.scaled_tps(80.0, 100, 800, catalog.DECODE_FIXED_SHARE)
+    assert linear < affine < 80.0
+    assert catalog.scaled_tps(80.0, 100, 100, 0.4) == pytest.approx(80.0)

@@ -28,7 +28,7 @@ def run_script(home: Path, name: str, *args: str, timeout: float = 240) -> dict:
     return result
 
 
-BENCHMARKS = ["bench_chat.py", "bench_import.py", "bench_memory.py", "bench_pdf.py",
+BENCHMARKS = ["bench_catalog.py", "bench_chat.py", "bench_import.py", "bench_memory.py", "bench_pdf.py",
               "bench_practice.py", "bench_retrieval.py", "bench_startup.py",
               "bench_structured.py", "bench_train.py", "eval_grounded.py", "eval_retrieval.py",
               "make_bench_model.py"]
@@ -80,6 +80,19 @@ def test_eval_retrieval_smoke(tmp_path: Path) -> None:
     assert set(out["modes"]) == {"hybrid", "vector", "keyword"}
     # the fixture questions are answerable: retrieval is far better than chance
     assert out["modes"]["hybrid"]["recall@5"] > 0.5
+
+
+@pytest.mark.slow
+def test_bench_catalog_smoke(tmp_path: Path) -> None:
+    """Both models timed the app's way; the estimate and the implied shares come out."""
+    out = run_script(tmp_path, "bench_catalog.py", "--model", "bench-1b-tiny", "--runs", "1")
+    for key in ("default_decode_tps", "model_decode_tps", "est_decode_tps",
+                "linear_est_decode_tps", "implied_decode_fixed_share", "est_prompt_tps"):
+        assert key in out, key
+    assert out["default_decode_tps"] > 0 and out["model_decode_tps"] > 0
+    # the toy model's file is smaller than the default's: both estimates say faster
+    assert out["model_bytes"] < out["default_bytes"]
+    assert out["est_decode_tps"] > out["default_decode_tps"]
 
 
 @pytest.mark.slow
