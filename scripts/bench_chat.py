@@ -25,7 +25,8 @@ fast Esc stops a prompt being read.
 (d) Esc while reading: a first question in a new conversation; Esc (``Cancel.set``) at a
     random point 0.2-1.0 s into the reading; the time until the answer's stream ends.
 (e) prompt-reading and decode speed for 1 and 2 threads, on the machine as it is and with one
-    other busy process (a spinning Python loop). Not run unless ``--parts`` names it.
+    other busy process (a spinning Python loop), at normal and at the lowest priority (nice
+    19). Not run unless ``--parts`` names it.
 
     .venv/bin/python scripts/bench_chat.py [--model default|bench-1b] --runs 5 --json
 
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import time
 from pathlib import Path
@@ -277,9 +279,10 @@ def threads_study(model: Path, settings) -> dict:  # type: ignore[no-untyped-def
 
     prompt = [{"role": "user", "content": "The class reads a short story together. " * 40}]
     out: dict[str, dict[str, float]] = {}
-    for busy in (0, 1):
+    # none; one busy process; one busy process at the lowest priority (nice 19)
+    for busy, niced in ((0, False), (1, False), (1, True)):
         stop = mp.Event()
-        spinners = [mp.Process(target=_spin, args=(stop,)) for _ in range(busy)]
+        spinners = [mp.Process(target=_spin, args=(stop, niced)) for _ in range(busy)]
         for p in spinners:
             p.start()
         try:
@@ -294,7 +297,7 @@ def threads_study(model: Path, settings) -> dict:  # type: ignore[no-untyped-def
                     reads.append(usage.prompt_tokens / (usage.prompt_eval_ms / 1000))
                     decodes.append((usage.decode_tokens - 1) / (usage.decode_ms / 1000))
                 engine.close()
-                key = f"threads{threads}_busy{busy}"
+                key = f"threads{threads}_busy{busy}{'_niced' if niced else ''}"
                 out[key] = {"read_tok_s": r(median(reads[1:]), 1),
                             "decode_tok_s": r(median(decodes[1:]), 1)}
                 log(f"  {key}: {out[key]}")
@@ -305,7 +308,9 @@ def threads_study(model: Path, settings) -> dict:  # type: ignore[no-untyped-def
     return out
 
 
-def _spin(stop) -> None:  # type: ignore[no-untyped-def]
+def _spin(stop, niced: bool = False) -> None:  # type: ignore[no-untyped-def]
+    if niced:
+        os.nice(19)
     x = 0
     while not stop.is_set():
         for _ in range(100_000):

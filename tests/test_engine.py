@@ -194,3 +194,16 @@ def test_load_reports_progress() -> None:
     eng = LlamaEngine(defaults.chat_model_path(), n_ctx=512, n_threads=1, progress=seen.append)
     eng.close()
     assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_niced_processes_leave_their_cores_to_the_model() -> None:
+    """A background job at the lowest priority yields its core: it does not count as busy
+    for a model running at normal priority, and does for a niced one."""
+    from teachbot_tui.engine.llama import CpuLoad
+
+    #        user nice system idle iowait irq softirq steal
+    stat = "cpu  100  900  0      1000 0      0   0       0 0 0"
+    own = "123 (python) R " + " ".join(["0"] * 10) + " 60 40 0 0"  # utime 60, stime 40
+    total, free, mine = CpuLoad.parse(stat, own, niced_is_free=True)
+    assert (total, free, mine) == (2000, 1900, 100)
+    assert CpuLoad.parse(stat, own, niced_is_free=False)[1] == 1000

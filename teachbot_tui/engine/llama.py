@@ -66,7 +66,8 @@ def _quiet_stderr() -> Iterator[None]:
 
 
 class CpuLoad:
-    """How many cores other processes kept busy since the last look (Linux ``/proc``).
+    """How many cores other processes kept busy since the last look (Linux ``/proc``); time
+    spent in lower-priority (niced) processes counts as free.
 
     llama.cpp's worker threads spin while they wait for each other, so a thread that shares
     its core with another busy process stalls the whole team: on 2 cores with one other busy
@@ -82,15 +83,25 @@ class CpuLoad:
 
     @staticmethod
     def _read() -> tuple[int, int, int] | None:
-        """(all jiffies, idle jiffies, this process's jiffies), or None without /proc."""
+        """(all jiffies, jiffies free to us, this process's jiffies), or None without /proc."""
         try:
             with open("/proc/stat") as fh:
-                cpu = [int(x) for x in fh.readline().split()[1:]]
+                stat = fh.readline()
             with open("/proc/self/stat") as fh:
-                mine = fh.read().rsplit(")", 1)[1].split()
+                own = fh.read()
+            return CpuLoad.parse(stat, own, os.getpriority(os.PRIO_PROCESS, 0) <= 0)
         except (OSError, ValueError, IndexError):
             return None
-        return sum(cpu[:8]), cpu[3] + cpu[4], int(mine[11]) + int(mine[12])
+
+    @staticmethod
+    def parse(stat_line: str, own_stat: str, niced_is_free: bool) -> tuple[int, int, int]:
+        """The counters from /proc/stat's first line and /proc/self/stat. Free: idle, and
+        (for a process at normal priority) the time of niced processes, which the kernel
+        hands to our threads whenever they want it."""
+        cpu = [int(x) for x in stat_line.split()[1:]]
+        own = own_stat.rsplit(")", 1)[1].split()
+        free = cpu[3] + cpu[4] + (cpu[1] if niced_is_free else 0)
+        return sum(cpu[:8]), free, int(own[11]) + int(own[12])
 
     def threads(self) -> int:
         now = self._read()
