@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from .citations import CITATION_RE, Attributor, with_citations
 from .config import Settings
 from .engine.base import Cancel, ChatModel, EngineError, Message, Options, Usage
 
@@ -41,7 +42,6 @@ PASSAGES_OUTRO = (
     "you use by its number in square brackets, like [1] or [2]."
 )
 REUSED_PASSAGES = "Passages {numbers} from earlier in our conversation apply here too."
-CITATION_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 MIN_PASSAGES = 2
 """The time budget never leaves a turn with fewer passages than this (old ones count)."""
 
@@ -108,15 +108,18 @@ def _defang(text: str) -> str:
 # "<<<" + capital letter ... ">>", such as "<<<PERSONAN [2]>>"); legitimate text hardly ever
 # opens with three angle brackets and a capital
 _FENCE_ECHO = re.compile(
-    r"(?:<{1,3}[ \t]*(?i:END[ \t]+)?(?i:PASSAGE)\b|<<<[ \t]*[A-Z])[^<>\n]{0,160}>{1,3}[ \t]*\n?")
+    r"(?:<{1,3}[ \t]*(?i:END[ \t]+)?(?i:PASSAGE)\b|<<<[ \t]*[A-Z])(?:[ \t]>[ \t]|[^<>\n]){0,200}"
+    r"(?<![ \t])>{1,3}[ \t]*\n?")
 _LAST_ANGLE_RUN = re.compile(r"<+[^<]*\Z")
 
 
 def _may_become_echo(tail: str) -> bool:
     """Could ``tail`` (starting at a '<') still grow into an echoed fence marker?"""
     angles = len(tail) - len(tail.lstrip("<"))
-    if len(tail) > 170 or "\n" in tail or ">" in tail or angles > 3:
+    if len(tail) > 210 or "\n" in tail or angles > 3:
         return False
+    if re.search(r"(?<![ \t])>", tail) or re.search(r">(?![ \t]|\Z)", tail):
+        return False  # closed (a marker would have matched), or not a heading path's " > "
     rest = tail[angles:].lstrip(" \t")
     if angles == 3 and (not rest or rest[0].isupper()):
         return True
@@ -127,18 +130,16 @@ def _may_become_echo(tail: str) -> bool:
 def without_fence_echoes(pieces: Iterator[str]) -> Iterator[str]:
     """The model's text with echoes of the passage fences removed. Small models sometimes
     copy a marker such as ``<<<END PASSAGE [1]>>>`` into their answer; a piece that may be
-    the start of one is held back until it is clearly a marker (dropped) or clearly not."""
-    held, eat_newline = "", False
+    the start of one is held back until it is clearly a marker (dropped) or clearly not, and a
+    marker that reaches the end of the text so far is held until the next piece shows where it
+    ends (a source label may hold " > " between its headings)."""
+    held = ""
     try:
         for piece in pieces:
             text = held + piece
-            if eat_newline:  # the line break that followed a marker removed at a piece's end
-                text = text.lstrip(" \t")
-                if text:
-                    text, eat_newline = text.removeprefix("\n"), False
-            ends = [m for m in _FENCE_ECHO.finditer(text) if m.end() == len(text)]
-            if ends and not ends[0].group().endswith("\n"):
-                eat_newline = True
+            if any(m.end() == len(text) for m in _FENCE_ECHO.finditer(text)):
+                held = text
+                continue
             held = _FENCE_ECHO.sub("", text)
             tail = _LAST_ANGLE_RUN.search(held)
             if tail and _may_become_echo(tail.group()):
@@ -147,6 +148,7 @@ def without_fence_echoes(pieces: Iterator[str]) -> Iterator[str]:
                 out, held = held, ""
             if out:
                 yield out
+        held = _FENCE_ECHO.sub("", held)
         if held and not (_may_become_echo(held) and held.lstrip("<").strip()):
             yield held  # (an unfinished marker at the end of a cut-off reply is dropped)
     finally:
@@ -206,7 +208,10 @@ class Answer:
                 self._note:
             self.text += self._note
             yield self._note
-        for piece in without_fence_echoes(self._stream):
+        pieces: Iterator[str] = without_fence_echoes(self._stream)
+        if self.sources:  # the citations the model left out (citations.py)
+            pieces = with_citations(pieces, Attributor((s.n, s.text) for s in self.sources))
+        for piece in pieces:
             self.text += piece
             yield piece
         self._stream = None

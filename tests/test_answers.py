@@ -248,6 +248,10 @@ def test_ask_cli_json_offline(home: Path, docs: dict[str, Path]) -> None:
     (["<<<PERSON", "AN [2]>> When planning", " a trip [1]."], "When planning a trip [1]."),
     (["Use <<<p>>> and <<<", "5 apples."], "Use <<<p>>> and <<<5 apples."),
     (["Ends with x <"], "Ends with x <"),
+    # a source label with a heading path: " > " inside the marker
+    (["<<<PASSAGE [2] source: a.md, Reading (note 1) >", " Raise attendance", " (note 3)>>", "\n",
+      "Pair readers [2]."], "Pair readers [2]."),
+    (["Fine.", " <<<END PASSAGE [1]>>>"], "Fine. "),
 ])
 def test_echoed_fence_markers_are_removed_from_the_answer(pieces, expected):
     from teachbot_tui.answers import without_fence_echoes

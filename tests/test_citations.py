@@ -1,0 +1,56 @@
+"""Citations written in for sentences that state one passage without citing it."""
+
+from __future__ import annotations
+
+import pytest
+
+from teachbot_tui.citations import Attributor, with_citations
+
+PASSAGES = [
+    (1, "Safeguarding contacts. The designated safeguarding lead is Mrs Dunmore; the deputy is "
+        "Miss Radcliffe. Concerns are logged on WellTrack."),
+    (2, "Fire evacuation. The assembly point is the far end of the top playing field. Ms "
+        "Abernathy is the fire warden."),
+]
+
+
+def streamed(text: str, size: int) -> str:
+    pieces = [text[i:i + size] for i in range(0, len(text), size)]
+    return "".join(with_citations(pieces, Attributor(PASSAGES)))
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 1000])
+@pytest.mark.parametrize(("answer", "expected"), [
+    ("The safeguarding lead is Mrs Dunmore and the deputy is Miss Radcliffe. Line up at the far "
+     "end of the top playing field.",
+     "The safeguarding lead is Mrs Dunmore and the deputy is Miss Radcliffe [1]. Line up at the "
+     "far end of the top playing field [2]."),
+    # cited by the model: left alone, also when the citation follows the full stop
+    ("The lead is Mrs Dunmore, with Miss Radcliffe as deputy [1]. Ask her.",
+     "The lead is Mrs Dunmore, with Miss Radcliffe as deputy [1]. Ask her."),
+    ("Mrs Dunmore is the designated safeguarding lead. [1] Then log it.",
+     "Mrs Dunmore is the designated safeguarding lead. [1] Then log it."),
+    # lines without punctuation, and the last sentence of the stream
+    ("- designated safeguarding lead: Mrs Dunmore\n- assembly point: top playing field far end",
+     "- designated safeguarding lead: Mrs Dunmore [1]\n- assembly point: top playing field far "
+     "end [2]"),
+    # nothing from the passages, abbreviations and decimals: unchanged
+    ("Your documents do not say. Ask the office, e.g. the head. It costs 3.5 pounds.",
+     "Your documents do not say. Ask the office, e.g. the head. It costs 3.5 pounds."),
+])
+def test_missing_citations_are_written_in(answer: str, expected: str, size: int) -> None:
+    assert streamed(answer, size) == expected
+
+
+def test_a_sentence_that_matches_two_passages_alike_cites_neither() -> None:
+    attributor = Attributor([(1, "pupils walk to the hall quietly"),
+                             (2, "pupils walk to the hall quietly after lunch")])
+    assert attributor.passage_for("Pupils walk to the hall quietly.") is None
+    assert attributor.passage_for("Pupils walk quietly to the hall after lunch.") == 2
+
+
+def test_short_or_generic_sentences_cite_nothing() -> None:
+    attributor = Attributor(PASSAGES)
+    assert attributor.passage_for("Mrs Dunmore.") is None  # too few words to tell
+    assert attributor.passage_for("Stay calm, praise effort and keep routines consistent "
+                                  "for the whole class.") is None
