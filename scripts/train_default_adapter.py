@@ -41,7 +41,7 @@ from teachbot_tui.defaults import ADAPTER_PATH  # noqa: E402
 # The shipped run: 20 steps of 4 records (~330 tokens each) see 80 of the 195 training
 # records once: CPU time on a busy shared 2-core machine was the limit (about 20 training
 # tokens/s there, against ~400 on an idle one).
-DEFAULTS = {"records": 200, "steps": 20, "lr": 1e-3, "lora_r": 16, "lora_alpha": 32,
+DEFAULTS = {"records": 480, "steps": 90, "lr": 1e-3, "lora_r": 16, "lora_alpha": 32,
             "batch_size": 4}
 
 

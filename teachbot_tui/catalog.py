@@ -41,8 +41,8 @@ DEFAULT_FILE_BYTES = 98_362_432
 #: reading. Calibrated on these 2-core machines against a 1B model of Llama 3.2's shape
 #: (Q4_K_M, 803 MB) timed the same way: ``scripts/bench_catalog.py`` measures both and the
 #: estimate (docs/benchmarks.md, "Catalog speed estimate").
-DECODE_FIXED_SHARE = 0.40
-PROMPT_FIXED_SHARE = 0.78
+DECODE_FIXED_SHARE = 0.44
+PROMPT_FIXED_SHARE = 0.67
 
 SPEED_CACHE = "default-speed.json"
 
