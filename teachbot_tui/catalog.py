@@ -251,8 +251,8 @@ def gpu_memory() -> int | None:
 
 #: Figures documented for these 2-core machines (docs/benchmarks.md), used when the default
 #: model is not installed so nothing can be measured.
-FALLBACK_PROMPT_TPS = 242.0
-FALLBACK_DECODE_TPS = 133.0
+FALLBACK_PROMPT_TPS = 253.0
+FALLBACK_DECODE_TPS = 81.0
 
 
 def measure_default_speed(threads: int = 0, decode_tokens: int = 24, runs: int = 3,

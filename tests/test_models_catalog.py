@@ -14,7 +14,7 @@ from teachbot_tui.catalog import CatalogError, Machine
 GB = 1_000_000_000
 # this 2-core, 24 GB machine, with the default model's speeds from docs/benchmarks.md
 #: This 2-core machine as `teachbot models catalog --measure` times the default model.
-LAPTOP = Machine(ram_bytes=24 * 2**30, vram_bytes=None, prompt_tps=240.0, decode_tps=75.0)
+LAPTOP = Machine(ram_bytes=24 * 2**30, vram_bytes=None, prompt_tps=253.0, decode_tps=81.0)
 
 
 def test_catalog_validates_against_its_schema() -> None:
