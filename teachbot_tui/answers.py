@@ -331,7 +331,8 @@ class Assistant:
         turn can use (earlier passages still in the prompt, then the new ones).
 
         Retrieved passages the kept history already holds are named by number; the others
-        are numbered on from the conversation's last. History is trimmed oldest first, then
+        are numbered on from the conversation's last, except those ranked below every held
+        one when at least :data:`MIN_PASSAGES` are held. History is trimmed oldest first, then
         the lowest-ranked new passages are dropped; then new passages are dropped while
         reading the prompt would take longer than ``answer_wait_s`` (keeping at least
         :data:`MIN_PASSAGES` in all)."""
@@ -343,14 +344,17 @@ class Assistant:
         def layout(kept: list[_Turn],
                    retrieved: list[Source]) -> tuple[list[Source], list[Source]]:
             held = {(p.chunk_id, p.digest): p for t in kept for p in t.passages}
-            reused: list[Source] = []
+            found = [held.get((src.chunk_id, src.digest)) for src in retrieved]
+            reused = [old for old in found if old is not None]
+            if len(reused) >= MIN_PASSAGES:
+                # a follow-up that finds enough of what the conversation holds: a new passage
+                # ranked below all of those adds little and costs a full read
+                last = max(i for i, old in enumerate(found) if old is not None)
+                retrieved, found = retrieved[: last + 1], found[: last + 1]
             new: list[Source] = []
             n = last_n
-            for src in retrieved:
-                old = held.get((src.chunk_id, src.digest))
-                if old is not None:
-                    reused.append(old)
-                else:
+            for src, old in zip(retrieved, found, strict=True):
+                if old is None:
                     n += 1
                     new.append(replace(src, n=n, reused=False))
             return reused, new

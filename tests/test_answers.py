@@ -257,3 +257,20 @@ def test_echoed_fence_markers_are_removed_from_the_answer(pieces, expected):
     from teachbot_tui.answers import without_fence_echoes
 
     assert "".join(without_fence_echoes(iter(pieces))) == expected
+
+
+def test_follow_up_skips_new_passages_ranked_below_what_it_holds(assistant: Assistant) -> None:
+    """A same-topic follow-up that finds the passages it already sent does not read a weaker
+    new one; a new passage ranked above them is read."""
+    first = assistant.answer("How should I handle a student who keeps disrupting the lesson?")
+    history = [first.history_entry(), {"role": "assistant", "content": "".join(first)}]
+    held = first.sources[:2]
+    extra = replace(held[0], chunk_id="not-sent-before", text="Praise the pupils who are ready.",
+                    n=99)
+    question = "What should I do if it happens again?"
+    msgs, sources = assistant.build_messages(question, history, [*held, extra])
+    assert extra.text not in msgs[-1]["content"]
+    assert all(s.reused for s in sources if s.n in {h.n for h in held})
+    msgs, sources = assistant.build_messages(question, history, [extra, *held])
+    assert extra.text in msgs[-1]["content"]
+    assert [s.n for s in sources if not s.reused] == [len(first.sources) + 1]
