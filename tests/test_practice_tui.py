@@ -10,7 +10,8 @@ from textual.widgets import DataTable, Input, OptionList, Select, Static
 from teachbot_tui.config import Settings
 from teachbot_tui.paths import Paths
 from teachbot_tui.practice.results import PracticeStore
-from teachbot_tui.tui.screens.practice import BLOCKS, PracticeScreen, column_chart
+from teachbot_tui.tui.screens.practice import PracticeScreen
+from teachbot_tui.tui.screens.practice_views import BLOCKS, column_chart
 
 from .fakes import JsonFakeEngine
 from .tui_helpers import fake_app, wait_for

@@ -509,7 +509,7 @@ class Coach:
                                 "first")
         notes: list[str] = []
         sig = signals.compute(scenario, answer, self.embedder,
-                              turns=[t.text for t in session.teacher_turns()])
+                              turns=[t.text for t in session.teacher_turns])
         citations = self.citations(scenario, answer)
         on_partial = None
         if on_update is not None:
