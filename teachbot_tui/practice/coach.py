@@ -22,10 +22,11 @@ The feedback comes in two parts, so that it is there within seconds of ``/done``
    user message with the coach's request, so llama.cpp reuses the KV cache the role-play
    left and reads only the request.
 
-The score of a criterion is ``round(MODEL_WEIGHT * model + (1 - MODEL_WEIGHT) * signal_level)``
-snapped to the criterion's levels (the signal alone when the model gave no usable score),
-where ``signal_level = min + signal * (max - min)``. The overall score is the weighted mean of
-the criteria, each scaled to [0, 1].
+The exact score of a criterion is ``MODEL_WEIGHT * model + (1 - MODEL_WEIGHT) * signal_level``
+(the signal level alone when the model gave no usable score), where
+``signal_level = min + signal * (max - min)``; it is stored (``CriterionScore.value``) and shown
+snapped to the criterion's levels (``CriterionScore.score``). The overall score is the
+weighted mean of the criteria's exact scores, each scaled to [0, 1], so it rarely ties.
 
 An evaluation never raises for the model's output: with no usable model output at all, the
 signals and the scenario alone make the evaluation (``used_model`` is False).
@@ -36,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -44,6 +44,7 @@ from typing import Any
 
 from ..engine.base import Cancel, ChatModel, EngineError, Message, Options
 from . import signals
+from .partial_json import parse_partial_json
 from .scenarios import Criterion, Scenario, Student
 from .session import PracticeError, PracticeSession, StudentSimulator, warm_structured
 
@@ -172,37 +173,6 @@ def evaluation_schema(scenario: Scenario) -> dict[str, Any]:
         "required": ["scores", "strength", "improvement"],
         "additionalProperties": False,
     }
-
-
-def parse_partial_json(text: str) -> Any:
-    """Parse JSON, closing what a cut-short output left open (strings, arrays, objects)."""
-    text = text.strip()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    stack: list[str] = []
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            stack.append("]" if ch == "[" else "}")
-        elif ch in "]}" and stack:
-            stack.pop()
-    fixed = text + ('"' if in_string else "")
-    fixed = re.sub(r"[,:\s]+$", "", fixed)
-    if fixed.endswith('"') and not in_string and stack and stack[-1] == "}":
-        # a dangling key without a value: drop it
-        fixed = re.sub(r',?\s*"[^"]*"$', "", fixed)
-    return json.loads(fixed + "".join(reversed(stack)))
 
 
 # --------------------------------------------------------------------------- helpers

@@ -12,14 +12,14 @@ feedback screen can show them the moment the trainee says ``/done``:
 * ``mistakes``: common mistakes the trainee's sentences resemble (cosine >= 0.55 to the
   mistake, and closer to the mistake than to its "better" alternative);
 * per criterion, ``leaning``: whether the response is closer to the criterion's top level
-  descriptor than to its bottom one.
+  descriptor than to its bottom one;
+* the pedagogical signals of :mod:`.pedagogy` (names the mistake, locates it, guides,
+  reveals the answer, next step, tone, stays on the situation), found per trainee turn.
 
-They make a signal in [0, 1] per criterion (:meth:`SignalReport.criterion_signal`)::
-
-    sim_scaled = clamp((similarity - 0.15) / 0.5)
-    signal = clamp(0.5*sim_scaled + 0.3*coverage + 0.2*leaning - 0.15*len(mistakes))
-
-(times ``words/12`` when the trainee said fewer than 12 words).
+They make a signal in [0, 1] per criterion (:meth:`SignalReport.criterion_signal`): the
+criterion's family (:func:`criterion_family`, from its name) weighs them
+(:data:`CRITERION_WEIGHTS`); the sum is multiplied by ``0.35 + 0.65 * on_situation`` and
+scaled down for answers under 12 words.
 
 Every feedback line a signal produces is a :class:`Finding` (a strength or an improvement,
 with the trainee's sentence that triggered it where there is one). Further signals plug in
