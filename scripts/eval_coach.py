@@ -7,7 +7,8 @@ Every labelled trainee response (a teacher's reply to a bank scenario, see
 trainee said it: :func:`teachbot_tui.practice.signals.compute` with the app's ONNX embedder
 (no chat model; the model's scores are not part of this evaluation), then the criterion
 values the coach stores and their weighted mean, the overall score. Reported on the test half
-(``--split tuning`` for the half the coach was tuned on):
+(``--split tuning`` for the half the coach was tuned on, ``--split fresh`` for a small set
+written after the tuning and never tuned on):
 
 * ``signals``: per signal, the AUC of its strength against the label (present or not;
   ``tone_encouraging`` and ``tone_harsh`` against the tone label), and accuracy of its
@@ -20,7 +21,8 @@ values the coach stores and their weighted mean, the overall score. Reported on 
   (and, for comparison, as shown: snapped to the rubric's levels, and as the previous coach
   stored them).
 
-    .venv/bin/python scripts/eval_coach.py --json [--split test|tuning|all] [--limit N] [--home DIR]
+    .venv/bin/python scripts/eval_coach.py --json [--split test|tuning|all|fresh] [--limit N]
+        [--home DIR]
 
 The last stdout line is one JSON object.
 """
@@ -89,6 +91,9 @@ def tied_share(values: list[float]) -> float:
 
 
 def labelled(split: str, limit: int | None) -> list[dict[str, Any]]:
+    if split == "fresh":
+        items = make_split.load(make_split.FRESH)
+        return items[:limit] if limit else items
     items = make_split.load()
     halves = json.loads((DATA / "split.json").read_text(encoding="utf-8"))
     chosen = [it for it in items if split == "all" or halves.get(it["id"]) == split]
@@ -188,8 +193,9 @@ def evaluate(items: list[dict[str, Any]], embedder: Any) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--split", choices=("test", "tuning", "all"), default="test",
-                    help="which half of the labelled set to report on (default: test)")
+    ap.add_argument("--split", choices=("test", "tuning", "all", "fresh"), default="test",
+                    help="which half of the labelled set to report on (default: test; "
+                         "fresh: the small set written after tuning)")
     ap.add_argument("--limit", type=int, default=None,
                     help="only the first N responses of the half (a quick smoke run)")
     args, home = _bench.parse_args(ap, argv)

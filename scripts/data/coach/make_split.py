@@ -19,14 +19,16 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 FILES = ("responses_tutoring.yaml", "responses_classroom.yaml")
+FRESH = ("responses_fresh.yaml",)
+"""Written after the coach was tuned and never tuned on (``eval_coach.py --split fresh``)."""
 SEED = 19
 
 
-def load() -> list[dict]:
-    """Every labelled response, with its id ``SCENARIO#N``."""
+def load(files: tuple[str, ...] = FILES) -> list[dict]:
+    """Every labelled response of ``files``, with its id ``SCENARIO#N``."""
     out: list[dict] = []
     seen: dict[str, int] = defaultdict(int)
-    for name in FILES:
+    for name in files:
         for item in yaml.safe_load((HERE / name).read_text(encoding="utf-8"))["responses"]:
             item = dict(item)
             item["id"] = f"{item['scenario']}#{seen[item['scenario']]}"
