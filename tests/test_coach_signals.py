@@ -152,3 +152,17 @@ def test_practice_stems_words_as_keyword_search_does() -> None:
     assert stem("counting") == stem("counted") == "count"
     assert signals.stems("The students are counting denominators") == {
         stem("students"), stem("counting"), stem("denominators")}
+
+
+def test_run_feedback_lists_signals_with_evidence(embedder: Any,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from teachbot_tui.practice.cli import _print_evaluation
+
+    session = PracticeSession(FRACTIONS, [opening_line(FRACTIONS),
+                                          Turn("teacher", "Teacher", GOOD)])
+    _print_evaluation(Coach(None, embedder).evaluate(session))
+    out = capsys.readouterr().out
+    assert "Signals found (tone: encouraging):" in out
+    assert '* locates it: "Look at your first line: you added the 2 and the 3 on the bottom."' \
+        in out
+    assert "diagnosis" in out and "/4 (" in out  # the shown level and the exact score

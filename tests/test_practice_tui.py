@@ -65,6 +65,8 @@ async def test_session_evaluate_progress_and_ideal(tmp_path: Path) -> None:
         assert table.row_count == 4
         body = _text(screen.query_one("#feedback-body", Static))
         assert "Strengths" in body and "Model response" in body
+        # the signals found, each with the trainee's sentence that triggered it
+        assert "Signals found" in body and "gives a next step: \u201cTake your time Mei" in body
         assert "From your library" in body  # the fake library's passage is cited
         # stored, and shown in progress
         assert screen.progress_data is not None and screen.progress_data["evaluated"] == 1
