@@ -10,7 +10,8 @@ from textual.widgets import DataTable, Input, OptionList, Select, Static
 from teachbot_tui.config import Settings
 from teachbot_tui.paths import Paths
 from teachbot_tui.practice.results import PracticeStore
-from teachbot_tui.tui.screens.practice import BLOCKS, PracticeScreen, column_chart
+from teachbot_tui.tui.screens.practice import PracticeScreen
+from teachbot_tui.tui.screens.practice_views import BLOCKS, column_chart
 
 from .fakes import JsonFakeEngine
 from .tui_helpers import fake_app, wait_for
@@ -64,6 +65,8 @@ async def test_session_evaluate_progress_and_ideal(tmp_path: Path) -> None:
         assert table.row_count == 4
         body = _text(screen.query_one("#feedback-body", Static))
         assert "Strengths" in body and "Model response" in body
+        # the signals found, each with the trainee's sentence that triggered it
+        assert "Signals found" in body and "gives a next step: \u201cTake your time Mei" in body
         assert "From your library" in body  # the fake library's passage is cited
         # stored, and shown in progress
         assert screen.progress_data is not None and screen.progress_data["evaluated"] == 1

@@ -30,8 +30,8 @@ def run_script(home: Path, name: str, *args: str, timeout: float = 240) -> dict:
 
 BENCHMARKS = ["bench_catalog.py", "bench_chat.py", "bench_import.py", "bench_memory.py", "bench_pdf.py",
               "bench_practice.py", "bench_retrieval.py", "bench_startup.py",
-              "bench_structured.py", "bench_train.py", "eval_grounded.py", "eval_retrieval.py",
-              "make_bench_model.py"]
+              "bench_structured.py", "bench_train.py", "eval_coach.py", "eval_grounded.py",
+              "eval_retrieval.py", "make_bench_model.py"]
 
 
 def test_every_benchmark_is_listed() -> None:
@@ -80,6 +80,30 @@ def test_eval_retrieval_smoke(tmp_path: Path) -> None:
     assert set(out["modes"]) == {"hybrid", "vector", "keyword"}
     # the fixture questions are answerable: retrieval is far better than chance
     assert out["modes"]["hybrid"]["recall@5"] > 0.5
+
+
+def test_eval_coach_smoke(tmp_path: Path) -> None:
+    """A few labelled responses of each half, scored with the real embedder."""
+    out = run_script(tmp_path, "eval_coach.py", "--split", "all", "--limit", "12")
+    assert out["responses"] == 12 and out["split"] == "all"
+    for key in ("signals", "criteria", "overall", "tied_pairs", "tied_pairs_shown"):
+        assert key in out, key
+    assert set(out["signals"]) == {"names_mistake", "locates", "guides", "reveals_answer",
+                                   "next_step", "tone_encouraging", "tone_harsh",
+                                   "on_situation"}
+    assert 0.0 <= out["tied_pairs"] <= 1.0
+    assert out["overall"]["auc_good_vs_poor"] is not None
+
+
+def test_coach_split_is_fixed_and_halves_the_set() -> None:
+    sys.path.insert(0, str(SCRIPTS / "data" / "coach"))
+    import make_split
+
+    items = make_split.load()
+    stored = json.loads((SCRIPTS / "data" / "coach" / "split.json").read_text("utf-8"))
+    assert make_split.split(items) == stored  # split.json is what the seed gives
+    assert len(items) >= 200 and len({it["scenario"] for it in items}) >= 20
+    assert abs(sum(v == "test" for v in stored.values()) - len(items) / 2) <= 1
 
 
 @pytest.mark.slow

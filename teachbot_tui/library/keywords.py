@@ -23,6 +23,7 @@ import sqlite3
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 from . import store
 
@@ -39,6 +40,27 @@ def query_words(text: str) -> list[str]:
     """The question's content words, lower-cased, in order, each once."""
     words = [w for w in re.findall(r"\w+", text.lower()) if len(w) > 1 and w not in STOPWORDS]
     return list(dict.fromkeys(words))
+
+
+_STEMMER: list[sqlite3.Connection] = []
+_STEMMER_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=STEM_CACHE)
+def stem(word: str) -> str:
+    """``word`` stemmed as the keyword index stems it (FTS5's own ``porter`` tokenizer), for
+    code outside search that compares words (the practice coach): one stemmer everywhere."""
+    with _STEMMER_LOCK:
+        if not _STEMMER:
+            mem = sqlite3.connect(":memory:", check_same_thread=False)
+            mem.execute(f"CREATE VIRTUAL TABLE s USING fts5(t, tokenize='{TOKENIZER}')")
+            mem.execute("CREATE VIRTUAL TABLE s_terms USING fts5vocab(s, 'instance')")
+            _STEMMER.append(mem)
+        mem = _STEMMER[0]
+        mem.execute("INSERT INTO s(rowid, t) VALUES (1, ?)", (word,))
+        row = mem.execute("SELECT term FROM s_terms ORDER BY offset LIMIT 1").fetchone()
+        mem.execute("DELETE FROM s")
+    return row[0] if row else word.lower()
 
 
 def or_query(words: list[str]) -> str:

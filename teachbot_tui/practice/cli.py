@@ -215,13 +215,28 @@ def draft(
 # --------------------------------------------------------------------------- sessions
 
 
+SIGNAL_LABELS = {
+    "names_mistake": "names the mistake", "locates": "locates it",
+    "guides": "guides with a question or hint", "reveals_answer": "gives the answer away",
+    "next_step": "gives a next step", "tone_encouraging": "encouraging tone",
+    "tone_harsh": "harsh tone", "on_situation": "stays on the situation",
+}
+"""How each pedagogical signal is named in the feedback."""
+
+
 def _print_evaluation(ev: Any) -> None:
     _out("\n=== Feedback ===")
     _out(f"Overall: {round(ev.overall * 100)}%"
          + (f"   similarity to the expert response: {ev.similarity:.2f}"
             if ev.similarity is not None else ""))
     for c in ev.scores:
-        _out(f"  {c.criterion:24} {c.score}/{c.max_score}  {c.descriptor}")
+        exact = f" ({c.value:.2f})" if c.value is not None else ""
+        _out(f"  {c.criterion:24} {c.score}/{c.max_score}{exact}  {c.descriptor}")
+    if ev.signals:
+        _out("Signals found" + (f" (tone: {ev.tone})" if ev.tone else "") + ":")
+        for s in ev.signals:
+            label = SIGNAL_LABELS.get(s["signal"], s["signal"])
+            _out(f"  * {label}" + (f': "{s["evidence"]}"' if s.get("evidence") else ""))
     _out("Strengths:")
     for s in ev.strengths:
         _out(f"  + {s}")

@@ -22,10 +22,11 @@ The feedback comes in two parts, so that it is there within seconds of ``/done``
    user message with the coach's request, so llama.cpp reuses the KV cache the role-play
    left and reads only the request.
 
-The score of a criterion is ``round(MODEL_WEIGHT * model + (1 - MODEL_WEIGHT) * signal_level)``
-snapped to the criterion's levels (the signal alone when the model gave no usable score),
-where ``signal_level = min + signal * (max - min)``. The overall score is the weighted mean of
-the criteria, each scaled to [0, 1].
+The exact score of a criterion is ``MODEL_WEIGHT * model + (1 - MODEL_WEIGHT) * signal_level``
+(the signal level alone when the model gave no usable score), where
+``signal_level = min + signal * (max - min)``; it is stored (``CriterionScore.value``) and shown
+snapped to the criterion's levels (``CriterionScore.score``). The overall score is the
+weighted mean of the criteria's exact scores, each scaled to [0, 1], so it rarely ties.
 
 An evaluation never raises for the model's output: with no usable model output at all, the
 signals and the scenario alone make the evaluation (``used_model`` is False).
@@ -36,7 +37,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -44,6 +44,7 @@ from typing import Any
 
 from ..engine.base import Cancel, ChatModel, EngineError, Message, Options
 from . import signals
+from .partial_json import parse_partial_json
 from .scenarios import Criterion, Scenario, Student
 from .session import PracticeError, PracticeSession, StudentSimulator, warm_structured
 
@@ -77,18 +78,30 @@ class CriterionScore:
     """What the model said (None when it gave no usable score)."""
     signal: float
     """The objective signal in [0, 1]."""
+    value: float | None = None
+    """The exact score on the criterion's scale (``min_score`` to ``max_score``) before it
+    is snapped to a level; None in evaluations stored by older versions."""
 
     @property
     def fraction(self) -> float:
+        """The shown (snapped) score as a share of the range."""
         span = self.max_score - self.min_score
         return (self.score - self.min_score) / span if span else 1.0
+
+    @property
+    def value_fraction(self) -> float:
+        """The exact score as a share of the range (the snapped one when not stored)."""
+        if self.value is None:
+            return self.fraction
+        span = self.max_score - self.min_score
+        return (self.value - self.min_score) / span if span else 1.0
 
 
 @dataclass
 class Evaluation:
     scores: list[CriterionScore]
     overall: float
-    """Weighted mean of the criteria, each scaled to [0, 1]."""
+    """Weighted mean of the criteria's exact scores, each scaled to [0, 1]."""
     similarity: float | None
     """Cosine similarity to the expert response, in [-1, 1] (None without an embedder)."""
     coverage: float
@@ -108,6 +121,11 @@ class Evaluation:
     notes: list[str] = field(default_factory=list)
     pending: bool = False
     """True while the model's part is still coming (an ``on_update`` snapshot)."""
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    """The pedagogical signals found, each ``{signal, strength, evidence}`` (what the trainee
+    said that triggered it); empty in evaluations stored by older versions."""
+    tone: str = ""
+    """``encouraging``, ``neutral`` or ``harsh`` (empty in older evaluations)."""
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -157,37 +175,6 @@ def evaluation_schema(scenario: Scenario) -> dict[str, Any]:
     }
 
 
-def parse_partial_json(text: str) -> Any:
-    """Parse JSON, closing what a cut-short output left open (strings, arrays, objects)."""
-    text = text.strip()
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    stack: list[str] = []
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            stack.append("]" if ch == "[" else "}")
-        elif ch in "]}" and stack:
-            stack.pop()
-    fixed = text + ('"' if in_string else "")
-    fixed = re.sub(r"[,:\s]+$", "", fixed)
-    if fixed.endswith('"') and not in_string and stack and stack[-1] == "}":
-        # a dangling key without a value: drop it
-        fixed = re.sub(r',?\s*"[^"]*"$', "", fixed)
-    return json.loads(fixed + "".join(reversed(stack)))
-
-
 # --------------------------------------------------------------------------- helpers
 
 
@@ -232,6 +219,32 @@ def _partial(obj: Any, scenario: Scenario) -> dict[str, Any]:
         if isinstance(obj.get(key), str) and obj[key].strip():
             out[key] = " ".join(obj[key].split())
     return out
+
+
+def criterion_scores(scenario: Scenario, sig: signals.SignalReport,
+                     model_scores: dict[str, int],
+                     model_weight: float = MODEL_WEIGHT) -> list[CriterionScore]:
+    """Each criterion's exact score (the signal's level, averaged with the model's score
+    when there is one) and the level it is shown as."""
+    scores = []
+    for c in scenario.rubric:
+        allowed = _levels(c)
+        lo, hi = allowed[0], allowed[-1]
+        signal = sig.criterion_signal(c)
+        level = lo + signal * (hi - lo)
+        model = model_scores.get(c.criterion)
+        value = level if model is None else model_weight * model + (1 - model_weight) * level
+        score = _snap(value, allowed)
+        descriptor = next(lv.descriptor for lv in c.levels if lv.score == score)
+        scores.append(CriterionScore(c.criterion, score, lo, hi, c.weight, descriptor,
+                                     model, round(signal, 4), round(value, 4)))
+    return scores
+
+
+def signal_list(sig: signals.SignalReport) -> list[dict[str, Any]]:
+    """The pedagogical signals found, in a fixed order, with their evidence."""
+    return [{"signal": h.name, "strength": round(h.strength, 4), "evidence": h.evidence}
+            for h in sig.pedagogy.found()]
 
 
 # --------------------------------------------------------------------------- the coach
@@ -425,26 +438,16 @@ class Coach:
                   citations: list[dict[str, Any]], attempts: int, notes: list[str],
                   pending: bool) -> Evaluation:
         model_scores: dict[str, int] = judged.get("scores", {})
-        scores = []
-        for c in scenario.rubric:
-            allowed = _levels(c)
-            lo, hi = allowed[0], allowed[-1]
-            signal = sig.criterion_signal(c)
-            level = lo + signal * (hi - lo)
-            model = model_scores.get(c.criterion)
-            value = level if model is None else \
-                self.model_weight * model + (1 - self.model_weight) * level
-            score = _snap(value, allowed)
-            descriptor = next(lv.descriptor for lv in c.levels if lv.score == score)
-            scores.append(CriterionScore(c.criterion, score, lo, hi, c.weight, descriptor,
-                                         model, round(signal, 4)))
+        scores = criterion_scores(scenario, sig, model_scores, self.model_weight)
         total_weight = sum(s.weight for s in scores) or 1.0
-        overall = sum(s.weight * s.fraction for s in scores) / total_weight
+        overall = sum(s.weight * s.value_fraction for s in scores) / total_weight
 
+        urgent = ("short_answer", "common_mistake", "reveals_answer", "tone_harsh",
+                  "on_situation")
         first = [f.text for f in sig.findings if f.kind == "improvement"
-                 and f.signal in ("short_answer", "common_mistake")]
+                 and f.signal in urgent]
         later = [f.text for f in sig.findings if f.kind == "improvement"
-                 and f.signal not in ("short_answer", "common_mistake")]
+                 and f.signal not in urgent]
         model_strength = [judged["strength"]] if judged.get("strength") else []
         model_improvement = [judged["improvement"]] if judged.get("improvement") else []
         strengths = model_strength + sig.strengths
@@ -460,7 +463,7 @@ class Coach:
             model_response=scenario.expert_response.as_text(), model_response_source="expert",
             citations=citations, model=str(getattr(self.engine, "name", "") or ""),
             used_model=bool(model_scores), attempts=attempts, notes=list(notes),
-            pending=pending,
+            pending=pending, signals=signal_list(sig), tone=sig.pedagogy.tone,
         )
 
     def evaluate(self, session: PracticeSession, cancel: Cancel | None = None,
@@ -475,7 +478,8 @@ class Coach:
             raise PracticeError("nothing to evaluate yet: answer the student as the teacher "
                                 "first")
         notes: list[str] = []
-        sig = signals.compute(scenario, answer, self.embedder)
+        sig = signals.compute(scenario, answer, self.embedder,
+                              turns=[t.text for t in session.teacher_turns])
         citations = self.citations(scenario, answer)
         on_partial = None
         if on_update is not None:

@@ -59,8 +59,11 @@ def _context(stored: StoredSession) -> str:
         f"- {st.name} ({st.age_or_grade}): {', '.join(st.traits)}"
         + (f"; needs: {', '.join(st.needs)}" if st.needs else "")
         for st in s.students)
+    work = s.student_work
+    shown = (f"\n\nThe problem: {work.problem}\nThe student's working: {work.working}"
+             if work is not None else "")
     return (f"Classroom scenario ({s.grade_band}, {s.subject}, {s.category}): {s.title}\n\n"
-            f"{s.situation.strip()}\n\nStudents:\n{students}")
+            f"{s.situation.strip()}{shown}\n\nStudents:\n{students}")
 
 
 def feedback_text(evaluation: Evaluation) -> str:

@@ -7,7 +7,11 @@ evaluation as JSON, its overall score and similarity) and ``practice_scores`` (o
 rubric criterion, for progress queries).
 
 Progress uses the latest evaluation of each session; scores are compared across rubrics as
-fractions of their range (``(score - min) / (max - min)``, shown as percentages).
+fractions of their range (``(score - min) / (max - min)``, shown as percentages). A
+criterion's score is shown snapped to its rubric levels but stored exactly: the exact value
+is in the evaluation's JSON (``scores[].value``) and progress uses it (evaluations stored
+before it existed fall back to the snapped ``practice_scores.score``). The overall score is
+stored exactly in ``practice_evaluations.overall``.
 """
 
 from __future__ import annotations
@@ -231,7 +235,7 @@ class PracticeStore:
             "practice_evaluations e2 WHERE e2.session_id = e.session_id)"
         )
         evals = self._con.execute(
-            f"SELECT le.id, le.session_id, le.overall, le.similarity, le.created_at, "
+            f"SELECT le.id, le.session_id, le.overall, le.similarity, le.created_at, le.details, "
             f"s.scenario_id, s.scenario_title, s.category FROM ({latest}) le "
             f"JOIN practice_sessions s ON s.id = le.session_id ORDER BY le.created_at, le.id"
         ).fetchall()
@@ -242,13 +246,15 @@ class PracticeStore:
             overall.points.append((e["created_at"], e["overall"]))
             cat = categories.setdefault(e["category"], Series(e["category"]))
             cat.points.append((e["created_at"], e["overall"]))
+            exact = _exact_values(e["details"])
             for s in self._con.execute("SELECT * FROM practice_scores WHERE evaluation_id=?",
                                        (e["id"],)):
                 span = s["max_score"] - s["min_score"]
-                frac = (s["score"] - s["min_score"]) / span if span else 1.0
+                value = exact.get(s["criterion"], s["score"])
+                frac = (value - s["min_score"]) / span if span else 1.0
                 series = criteria.setdefault(s["criterion"], Series(s["criterion"]))
                 series.points.append((e["created_at"], frac))
-                series.raw.append(float(s["score"]))
+                series.raw.append(float(value))
         by_scenario: dict[str, list[Any]] = defaultdict(list)
         for e in evals:
             by_scenario[e["scenario_id"]].append(e)
@@ -285,6 +291,17 @@ class PracticeStore:
                                                        key=lambda s: s.name)],
             "revisit": revisit,
         }
+
+
+def _exact_values(details: str) -> dict[str, float]:
+    """Each criterion's exact (unsnapped) score from a stored evaluation's JSON; empty for
+    evaluations stored before scores were kept exactly (their snapped score is used)."""
+    try:
+        scores = json.loads(details).get("scores", [])
+        return {s["criterion"]: float(s["value"]) for s in scores
+                if isinstance(s, dict) and isinstance(s.get("value"), int | float)}
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return {}
 
 
 def progress_text(progress: dict[str, Any], width: int = 24) -> str:

@@ -107,6 +107,9 @@ def scenario_card(scenario: Scenario) -> str:
         "",
         scenario.situation.strip(),
         "",
+        *([f"Problem: {scenario.student_work.problem}",
+           f"{scenario.students[0].name}'s working: {scenario.student_work.working}", ""]
+          if scenario.student_work is not None else []),
         "Students:",
         *(f"  - {_student_line(s)}" for s in scenario.students),
         "",
@@ -232,6 +235,10 @@ def _persona(scenario: Scenario, student: Student) -> str:
         parts.append(f"Your needs: {', '.join(student.needs)}.")
     parts.append(f"How you talk: {student.voice}")
     parts.append(f"What is happening: {scenario.situation.strip()}")
+    work = scenario.student_work
+    if work is not None:
+        parts.append(f"Your working on {work.problem}: {work.working} (you believe it is "
+                     "right until the teacher helps you see otherwise).")
     if others:
         parts.append("Also there: " + "; ".join(_student_line(s) for s in others) + ".")
     parts.append(

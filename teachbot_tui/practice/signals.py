@@ -12,14 +12,14 @@ feedback screen can show them the moment the trainee says ``/done``:
 * ``mistakes``: common mistakes the trainee's sentences resemble (cosine >= 0.55 to the
   mistake, and closer to the mistake than to its "better" alternative);
 * per criterion, ``leaning``: whether the response is closer to the criterion's top level
-  descriptor than to its bottom one.
+  descriptor than to its bottom one;
+* the pedagogical signals of :mod:`.pedagogy` (names the mistake, locates it, guides,
+  reveals the answer, next step, tone, stays on the situation), found per trainee turn.
 
-They make a signal in [0, 1] per criterion (:meth:`SignalReport.criterion_signal`)::
-
-    sim_scaled = clamp((similarity - 0.15) / 0.5)
-    signal = clamp(0.5*sim_scaled + 0.3*coverage + 0.2*leaning - 0.15*len(mistakes))
-
-(times ``words/12`` when the trainee said fewer than 12 words).
+They make a signal in [0, 1] per criterion (:meth:`SignalReport.criterion_signal`): the
+criterion's family (:func:`criterion_family`, from its name) weighs them
+(:data:`CRITERION_WEIGHTS`); the sum is multiplied by ``0.35 + 0.65 * on_situation`` and
+scaled down for answers under 12 words.
 
 Every feedback line a signal produces is a :class:`Finding` (a strength or an improvement,
 with the trainee's sentence that triggered it where there is one). Further signals plug in
@@ -29,12 +29,13 @@ built-in ones; its findings join the feedback in order.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..text import split_sentences as text_sentences
+from .pedagogy import PedagogySignals, analyse_turns, stem_words
+from .pedagogy import fixed_texts as pedagogy_texts
 from .scenarios import Criterion, Mistake, Scenario
 
 __all__ = [
@@ -52,27 +53,47 @@ COVER_COS = 0.5
 MISTAKE_COS = 0.55
 SHORT_ANSWER_WORDS = 12
 
-_STOP_WORDS = (
-    "a an and are as at be been but by can do for from had has have he her his i if in into "
-    "is it its me my not of on or our she so than that the their them then there they this to "
-    "up us was we were what when which who will with you your about after before them just "
-    "also very more some any all"
-)
-_STOP = frozenset(_STOP_WORDS.split(" "))
+stems = stem_words
+"""Content words of a text (three letters or more, no stopwords), stemmed the way the
+library's keyword search stems them (:mod:`teachbot_tui.library.keywords`)."""
+
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "diagnosis": ("diagnos", "mistake", "error", "misconception"),
+    "guidance": ("guidance", "pedagog", "teaching", "strateg", "scaffold", "question"),
+    "support": ("support", "encourag", "next step", "confidence", "feeling"),
+    "conduct": ("conduct", "tone", "respect", "professional", "courteous", "calm"),
+    "management": ("management", "routine", "behaviour", "safe"),
+}
+"""Which signals a criterion weighs is read from its name (else its description)."""
+
+CRITERION_WEIGHTS: dict[str, dict[str, float]] = {
+    "diagnosis": {"names_mistake": 0.45, "locates": 0.45, "coverage": 0.15,
+                  "tone_encouraging": 0.05, "tone_harsh": -0.1, "mistakes": -0.2},
+    "guidance": {"guides": 0.45, "similarity": 0.35, "locates": 0.1, "coverage": 0.05,
+                 "tone_encouraging": 0.05, "reveals_answer": -0.35, "tone_harsh": -0.1,
+                 "mistakes": -0.1},
+    "support": {"tone_encouraging": 0.4, "similarity": 0.35, "guides": 0.2, "locates": 0.15,
+                "next_step": 0.05, "bias": 0.05, "reveals_answer": -0.25, "tone_harsh": -0.25},
+    "conduct": {"similarity": 0.25, "guides": 0.3, "locates": 0.2, "coverage": 0.1,
+                "next_step": 0.1, "bias": 0.3, "tone_harsh": -0.65},
+    "management": {"similarity": 0.35, "coverage": 0.3, "guides": 0.25, "next_step": 0.15,
+                   "bias": 0.15, "tone_harsh": -0.2},
+    "general": {"similarity": 0.3, "guides": 0.25, "tone_encouraging": 0.15, "coverage": 0.1,
+                "names_mistake": 0.1, "next_step": 0.1, "bias": 0.05, "tone_harsh": -0.35,
+                "reveals_answer": -0.2},
+}
+"""Per criterion family, the weight of each signal (``bias``: a constant); fitted by
+non-negative least squares on the labelled set's tuning half (``scripts/data/coach/``),
+then rounded and smoothed by hand (small weights dropped)."""
 
 
-def stems(text: str) -> set[str]:
-    """Content words of ``text``, lower-cased, with common suffixes cut."""
-    out = set()
-    for w in re.findall(r"[a-z][a-z'-]+", text.lower()):
-        if w in _STOP or len(w) < 3:
-            continue
-        for suffix in ("ing", "ed", "es", "s", "ly"):
-            if w.endswith(suffix) and len(w) - len(suffix) >= 4:
-                w = w[: -len(suffix)]
-                break
-        out.add(w)
-    return out
+def criterion_family(criterion: Criterion) -> str:
+    for text in (criterion.criterion, criterion.description):
+        low = text.lower()
+        for family, words in FAMILIES.items():
+            if any(w in low for w in words):
+                return family
+    return "general"
 
 
 def _overlap(part: str, whole: set[str]) -> float:
@@ -138,15 +159,38 @@ class SignalReport:
     leaning: dict[str, float]
     words: int
     findings: list[Finding] = field(default_factory=list)
+    pedagogy: PedagogySignals = field(default_factory=PedagogySignals)
+    """The pedagogical signals of the session (the strongest turn for each)."""
+    turns: list[PedagogySignals] = field(default_factory=list)
+    """The pedagogical signals of each trainee turn."""
+
+    def features(self) -> dict[str, float]:
+        """Everything a criterion's value is made of, each in [0, 1]."""
+        sim = self.similarity if self.similarity is not None else 0.15 + self.coverage * 0.3
+        p = self.pedagogy
+        reveal = p.strength("reveals_answer") if p.penalise_reveal else 0.0
+        return {
+            "similarity": clamp((sim - 0.15) / 0.5), "coverage": self.coverage,
+            "mistakes": min(1.0, len(self.mistakes) / 2),
+            "names_mistake": p.strength("names_mistake"), "locates": p.strength("locates"),
+            "guides": p.strength("guides"), "reveals_answer": reveal,
+            "next_step": p.strength("next_step"),
+            "tone_encouraging": p.strength("tone_encouraging"),
+            "tone_harsh": p.strength("tone_harsh"), "on_situation": p.strength("on_situation"),
+        }
 
     def criterion_signal(self, criterion: Criterion) -> float:
-        """The objective signal for ``criterion``, in [0, 1]."""
-        sim = self.similarity if self.similarity is not None else 0.15 + self.coverage * 0.3
-        sim_scaled = clamp((sim - 0.15) / 0.5)
-        value = 0.5 * sim_scaled + 0.3 * self.coverage + 0.2 * self.leaning.get(
-            criterion.criterion, 0.5) - 0.15 * len(self.mistakes)
+        """The objective signal for ``criterion``, in [0, 1]: the weighted signals of the
+        criterion's family (:data:`CRITERION_WEIGHTS`), times how much the response stays on
+        the situation, scaled down for very short answers."""
+        f = self.features()
+        f["leaning"] = self.leaning.get(criterion.criterion, 0.5)
+        f["bias"] = 1.0
+        weights = CRITERION_WEIGHTS[criterion_family(criterion)]
+        value = sum(w * f[name] for name, w in weights.items())
+        value *= 0.35 + 0.65 * f["on_situation"]
         if self.words < SHORT_ANSWER_WORDS:
-            value *= self.words / SHORT_ANSWER_WORDS
+            value *= 0.6 + 0.4 * self.words / SHORT_ANSWER_WORDS
         return clamp(value)
 
     @property
@@ -165,7 +209,8 @@ def _fixed_texts(scenario: Scenario) -> list[str]:
             *[m.mistake for m in scenario.common_mistakes],
             *[m.better for m in scenario.common_mistakes],
             *[c.levels[-1].descriptor for c in scenario.rubric],
-            *[c.levels[0].descriptor for c in scenario.rubric]]
+            *[c.levels[0].descriptor for c in scenario.rubric],
+            *pedagogy_texts(scenario)]
 
 
 def prepare(scenario: Scenario, embedder: Any) -> None:
@@ -192,13 +237,63 @@ def _findings(ctx: SignalContext, covered: list[str], missed: list[str],
     for p in missed[:2]:
         out.append(Finding("principle_missed", "improvement",
                            f"Bring in this key principle: {p}."))
-    for extract in EXTRACTORS:
-        out.extend(extract(ctx))
     return out
 
 
-def compute(scenario: Scenario, answer: str, embedder: Any = None) -> SignalReport:
-    """All the signals for the trainee's ``answer`` (everything they said, in order)."""
+_FOUND_TEXT = {
+    "names_mistake": ("strength", "You named the mistake or the problem."),
+    "locates": ("strength", "You pointed to where the problem is."),
+    "guides": ("strength", "You guided with a question or hint instead of telling."),
+    "next_step": ("strength", "You left the student a concrete next step."),
+    "tone_encouraging": ("strength", "Your tone was encouraging."),
+    "tone_harsh": ("improvement", "Your tone was harsh: name the problem without blame, and "
+                                  "recognise what the student did well."),
+}
+_MISSING_TEXT = {
+    "guides": "Guide with a question or hint that leaves the thinking with the student.",
+    "next_step": "Leave the student a concrete next step to do now.",
+    "names_mistake": "Name the mistake or the problem, not just that something is wrong.",
+}
+
+
+def _pedagogy_findings(p: PedagogySignals) -> list[Finding]:
+    """Feedback lines from the pedagogical signals, each with its evidence sentence."""
+    out: list[Finding] = []
+    for hit in p.found():
+        if hit.name == "reveals_answer":
+            if p.penalise_reveal:
+                out.append(Finding(hit.name, "improvement", "You gave the answer away: let the "
+                                   "student find it with a question or hint.", hit.evidence))
+            continue
+        if hit.name in _FOUND_TEXT:
+            kind, text = _FOUND_TEXT[hit.name]
+            out.append(Finding(hit.name, kind, text, hit.evidence))
+    if p.hits and p.strength("on_situation") < 0.5:
+        out.append(Finding("on_situation", "improvement",
+                           "Stay on the situation: respond to what just happened."))
+    for name, text in _MISSING_TEXT.items():
+        if p.hits and p.strength(name) < 0.5:
+            out.append(Finding(name, "improvement", text))
+    return out
+
+
+def compute(scenario: Scenario, answer: str, embedder: Any = None,
+            turns: Sequence[str] | None = None) -> SignalReport:
+    """All the signals for the trainee's ``answer`` (everything they said, in order);
+    ``turns``: the same words turn by turn (the pedagogical signals are found per turn;
+    default: the answer as one turn)."""
+    report = _compute(scenario, answer, embedder)
+    ctx = SignalContext(scenario, answer, split_sentences(answer), embedder)
+    per_turn, combined = analyse_turns(scenario, list(turns or [answer]), split_sentences,
+                                       ctx.encode if embedder is not None else None)
+    report.turns, report.pedagogy = per_turn, combined
+    report.findings = _pedagogy_findings(combined) + report.findings
+    for extract in EXTRACTORS:
+        report.findings.extend(extract(ctx))
+    return report
+
+
+def _compute(scenario: Scenario, answer: str, embedder: Any = None) -> SignalReport:
     expert = scenario.expert_response
     principles = list(expert.key_principles)
     common = list(scenario.common_mistakes)
@@ -224,7 +319,7 @@ def compute(scenario: Scenario, answer: str, embedder: Any = None) -> SignalRepo
     mv = rest[1 + n_p:1 + n_p + n_m]
     bv = rest[1 + n_p + n_m:1 + n_p + 2 * n_m]
     tv = rest[1 + n_p + 2 * n_m:1 + n_p + 2 * n_m + n_r]
-    lv = rest[1 + n_p + 2 * n_m + n_r:]
+    lv = rest[1 + n_p + 2 * n_m + n_r:1 + n_p + 2 * n_m + 2 * n_r]
     similarity = float(a @ e)
     covered = [bool(covered_lex[j] or float((sv @ pv[j]).max()) >= COVER_COS)
                for j in range(n_p)]

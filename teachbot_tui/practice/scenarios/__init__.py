@@ -31,6 +31,7 @@ from .model import (
     Scenario,
     ScenarioError,
     Student,
+    StudentWork,
 )
 from .schema import CATEGORIES, GRADE_BANDS, SCHEMA, load_schema
 from .validation import format_path, validate_object
@@ -49,6 +50,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Student",
+    "StudentWork",
     "check_files",
     "format_path",
     "load_all",

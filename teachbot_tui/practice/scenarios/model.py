@@ -82,6 +82,21 @@ class ExpertResponse:
 
 
 @dataclass(frozen=True)
+class StudentWork:
+    """A tutoring scenario's student work: the problem, the wrong working, the right answer
+    and the mistake in the teacher's words."""
+
+    problem: str
+    working: str
+    answer: str
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"problem": self.problem, "working": self.working, "answer": self.answer,
+                "error": self.error}
+
+
+@dataclass(frozen=True)
 class Mistake:
     mistake: str
     why: str
@@ -105,6 +120,9 @@ class Scenario:
     rubric: tuple[Criterion, ...]
     tags: tuple[str, ...]
     source: str
+    kind: str = "classroom"
+    """``classroom`` or ``tutoring`` (a student's wrong working, in ``student_work``)."""
+    student_work: StudentWork | None = None
 
     @property
     def uses_default_rubric(self) -> bool:
@@ -112,6 +130,11 @@ class Scenario:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict that validates back to an equal Scenario with validate_object."""
+        extra: dict[str, Any] = {}
+        if self.kind != "classroom":
+            extra["kind"] = self.kind
+        if self.student_work is not None:
+            extra["student_work"] = self.student_work.to_dict()
         return {
             "id": self.id,
             "title": self.title,
@@ -120,6 +143,7 @@ class Scenario:
             "category": self.category,
             "students": [s.to_dict() for s in self.students],
             "situation": self.situation,
+            **extra,
             "learning_objectives": list(self.learning_objectives),
             "expert_response": self.expert_response.to_dict(),
             "common_mistakes": [

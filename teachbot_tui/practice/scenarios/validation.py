@@ -21,6 +21,7 @@ from .model import (
     Scenario,
     ScenarioError,
     Student,
+    StudentWork,
 )
 from .schema import JsonPath, describe, find_issues
 
@@ -125,6 +126,8 @@ def build_scenario(obj: dict[str, Any], source: str) -> Scenario:
         rubric=rubric,
         tags=tuple(obj["tags"]),
         source=obj.get("source") or source,
+        kind=obj.get("kind") or "classroom",
+        student_work=StudentWork(**obj["student_work"]) if obj.get("student_work") else None,
     )
 
 

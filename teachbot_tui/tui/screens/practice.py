@@ -8,12 +8,12 @@ average scores, scenarios to revisit).
 
 Model work (the student's replies, the evaluation) runs in thread workers that only post
 events; this screen stores results and updates widgets on the UI thread. Every text from a
-scenario file or a model is shown literally (``Content`` / ``Text``, never markup).
+scenario file or a model is shown literally (``Content`` / ``Text``, never markup). The
+worker's job, the feedback and progress views and the chart are in :mod:`.practice_views`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
@@ -21,7 +21,6 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
 from textual.widgets import (
     Button,
     Input,
@@ -33,15 +32,29 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
-from ...engine.base import Cancel
 from ..keys import bindings
 from ..text import literal, literal_line, safe_line, storable
 from ..widgets.footer import Footer
 from ..widgets.nav import NavBar
 from ..widgets.path_input import HintInput
 from ..widgets.status import StatusBar
-from ..widgets.tables import Col, FitTable, wrapping
+from ..widgets.tables import FitTable
 from .panes import SidePaneScreen
+from .practice_views import (
+    FEEDBACK_COLUMNS,
+    PRACTICE_CSS,
+    PROGRESS_COLUMNS,
+    WAITING,
+    PracticeEvent,
+    PracticeJob,
+    column_chart,
+    feedback_body,
+    feedback_rows,
+    feedback_summary,
+    progress_rows,
+    revisit_content,
+    run_job,
+)
 
 if TYPE_CHECKING:
     from ...practice.coach import Evaluation
@@ -51,95 +64,17 @@ if TYPE_CHECKING:
     from ..host import Host
 
 ALL = "\x00all"
-CHART_HEIGHT = 8
-BLOCKS = " ▁▂▃▄▅▆▇█"
-WAITING = "Loading the model… the student will answer when it's ready."
 REPLY_HINTS = (
     "Answer as the teacher…  (Enter sends · Ctrl+E evaluates)",
     "Answer as the teacher…  (Enter sends)",
     "Answer as the teacher…",
 )
-FEEDBACK_COLUMNS = (
-    Col("criterion", "criterion", 12, weight=2, max_width=28, priority=100),
-    Col("score", "score", 5, priority=90),
-    Col("level", "level", 16, weight=5, priority=80),
-    Col("coach", "coach", 5, priority=20),
-    Col("signal", "signal", 6, priority=30),
-)
-PROGRESS_COLUMNS = (
-    Col("name", "criterion / category", 20, weight=1, max_width=40, priority=100),
-    Col("n", "n", 3, priority=50),
-    Col("best", "best", 4, priority=40),
-    Col("average", "average", 7, priority=60),
-    Col("latest", "latest", 6, priority=70),
-)
-
-
-def column_chart(values: list[float], height: int = CHART_HEIGHT, width: int = 60) -> list[str]:
-    """Values in [0, 1] as a column chart (newest on the right), with a percent axis."""
-    values = values[-max(1, (width - 6) // 2):]
-    rows = []
-    for r in range(height, 0, -1):
-        line = []
-        for v in values:
-            level = max(0.0, min(1.0, v)) * height
-            full = level - (r - 1)
-            if full >= 1:
-                ch = BLOCKS[-1]
-            elif full > 0:
-                ch = BLOCKS[max(1, round(full * (len(BLOCKS) - 1)))]
-            else:
-                ch = " "
-            line.append(ch * 2)
-        label = "100%" if r == height else (" 50%" if r == (height + 1) // 2 else "    ")
-        rows.append(f"{label} │{''.join(line)}")
-    rows.append("   0% └" + "─" * (2 * len(values)))
-    return rows
-
-
-@dataclass
-class PracticeJob:
-    kind: str  # "reply" | "evaluate"
-    session: PracticeSession
-    cancel: Cancel = field(default_factory=Cancel)
-    finished: bool = False
-
-
-class PracticeEvent(Message):
-    """Posted by the practice workers (any thread); handled on the UI thread."""
-
-    def __init__(self, job: PracticeJob, kind: str, text: str = "", turn: Turn | None = None,
-                 evaluation: Evaluation | None = None) -> None:
-        super().__init__()
-        self.job = job
-        self.kind = kind
-        self.text = text
-        self.turn = turn
-        self.evaluation = evaluation
 
 
 class PracticeScreen(SidePaneScreen):
     BINDINGS: ClassVar[list[BindingType]] = bindings("practice")
     SIDE_PANE = "#practice-left"
-    DEFAULT_CSS = """
-    #practice-main { height: 1fr; }
-    #practice-left { width: 44; border-right: solid $panel; }
-    #practice-filters { height: auto; }
-    #practice-filters Select { width: 1fr; }
-    #scenario-list { height: 1fr; }
-    #practice-card { height: auto; padding: 0 1; }
-    #practice-chat { height: 1fr; padding: 0 1; }
-    .turn-student { color: $accent; margin-top: 1; }
-    .turn-teacher { margin-top: 1; }
-    #practice-notice { height: auto; color: $text-muted; padding: 0 1; }
-    #practice-actions { height: auto; }
-    #practice-actions Button { margin-right: 1; }
-    #practice-reply { margin: 0 0; }
-    #feedback-scroll, #progress-scroll { padding: 0 1; }
-    #feedback-table, #progress-table { height: auto; max-height: 14; margin: 1 0; }
-    .fb-heading { text-style: bold; margin-top: 1; }
-    #progress-series { width: 40; }
-    """
+    DEFAULT_CSS = PRACTICE_CSS
 
     def __init__(self) -> None:
         super().__init__(id="practice-screen")
@@ -419,60 +354,8 @@ class PracticeScreen(SidePaneScreen):
 
     @work(thread=True, group="practice")
     def _run_job(self, job: PracticeJob) -> None:
-        from ..backend import one_line
-
-        def post(kind: str, **kw: Any) -> None:
-            self.post_message(PracticeEvent(job, kind, **kw))
-
-        backend = self.tapp.backend
-        if not backend.engine.done:
-            post("notice", text=WAITING)
-            if not backend.engine.wait(job.cancel):
-                post("stopped")
-                return
-        if backend.engine.error:
-            post("error", text=f"The model could not be loaded: {backend.engine.error}. "
-                               "Pick a model in Models & settings (F4).")
-            return
-        engine = backend.engine.value
-        try:
-            if job.kind == "reply":
-                from ...practice.session import StudentSimulator
-
-                with backend.model_turn(job.cancel) as held:
-                    turn = StudentSimulator(engine).reply(job.session.scenario,
-                                                          list(job.session.turns),
-                                                          job.cancel) if held else None
-                post("stopped" if job.cancel.is_set else "turn", turn=turn)
-                return
-            from ...practice.coach import Coach
-            from ...practice.session import PracticeSession
-
-            library = backend.library.value if backend.library.done else None
-            embedder = None
-            if library is not None:
-                if not backend.embedder.done:
-                    post("notice", text="Preparing the similarity model (first time only)…")
-                    backend.embedder.wait(job.cancel, timeout=180)
-                try:
-                    embedder = getattr(library, "embedder", None)
-                    if embedder is not None and not hasattr(embedder, "encode"):
-                        embedder = None
-                except Exception:  # noqa: BLE001 - scored without the similarity signal
-                    embedder = None
-            snapshot = PracticeSession(job.session.scenario, list(job.session.turns),
-                                       job.session.id, job.session.ideal_response)
-            with backend.model_turn(job.cancel) as held:
-                evaluation = Coach(engine, embedder, library, self.tapp.settings).evaluate(
-                    snapshot, job.cancel,
-                    on_update=lambda ev: post("partial", evaluation=ev)) if held else None
-            if job.cancel.is_set:
-                post("stopped")
-                return
-            post("evaluation", evaluation=evaluation)
-        except Exception as exc:  # noqa: BLE001 - one line for the user
-            post("error", text=f"{'The reply' if job.kind == 'reply' else 'The evaluation'} "
-                               f"failed: {one_line(exc)}")
+        run_job(self.tapp, job, lambda kind, **kw: self.post_message(
+            PracticeEvent(job, kind, **kw)))
 
     @on(PracticeEvent)
     async def _on_event(self, event: PracticeEvent) -> None:
@@ -509,42 +392,10 @@ class PracticeScreen(SidePaneScreen):
     # -- feedback --------------------------------------------------------------------------
     def show_feedback(self, evaluation: Evaluation) -> None:
         self.evaluation = evaluation
-        sim = ("" if evaluation.similarity is None else
-               f" · similarity to the expert response {evaluation.similarity:.2f}")
-        self.query_one("#feedback-summary", Static).update(Content.assemble(
-            (f"Overall {round(evaluation.overall * 100)}%", "bold"), sim,
-            f" · key principles covered {len(evaluation.principles_covered)}/"
-            f"{len(evaluation.principles_covered) + len(evaluation.principles_missed)}"))
-        self.query_one("#feedback-table", FitTable).set_rows(
-            (None, {"criterion": wrapping(c.criterion),
-                    "score": wrapping(f"{c.score}/{c.max_score}"),
-                    "level": wrapping(c.descriptor),
-                    "coach": wrapping(("…" if evaluation.pending else "-")
-                                      if c.model_score is None else c.model_score),
-                    "signal": wrapping(f"{round(c.signal * 100)}%")})
-            for c in evaluation.scores)
-        parts: list[str | tuple[str, str]] = [("Strengths", "bold"), "\n"]
-        for s in evaluation.strengths:
-            parts += ["  + ", s, "\n"]
-        parts += ["\n", ("What to improve", "bold"), "\n"]
-        for s in evaluation.improvements:
-            parts += ["  - ", s, "\n"]
-        who = "the coach" if evaluation.model_response_source == "model" else \
-            "the expert response"
-        parts += ["\n", (f"Model response ({who})", "bold"), "\n", evaluation.model_response,
-                  "\n"]
-        if evaluation.citations:
-            parts += ["\n", ("From your library", "bold"), "\n"]
-            for c in evaluation.citations:
-                where = f", p. {c['page']}" if c.get("page") else ""
-                parts += [f"  [{c['n']}] ", (f"{c['path']}{where}", "italic"), ": ",
-                          c.get("snippet", ""), "\n"]
-        if self.session is not None and self.session.ideal_response:
-            parts += ["\n", ("Ideal response (marked)", "bold"), "\n",
-                      self.session.ideal_response, "\n"]
-        self.query_one("#feedback-body", Static).update(Content.assemble(*[
-            (literal(p[0]).plain, p[1]) if isinstance(p, tuple) else literal(p).plain
-            for p in parts]))
+        self.query_one("#feedback-summary", Static).update(feedback_summary(evaluation))
+        self.query_one("#feedback-table", FitTable).set_rows(feedback_rows(evaluation))
+        ideal = self.session.ideal_response if self.session is not None else None
+        self.query_one("#feedback-body", Static).update(feedback_body(evaluation, ideal))
         self.show_tab("tab-feedback")
 
     def action_edit_ideal(self) -> None:
@@ -605,23 +456,8 @@ class PracticeScreen(SidePaneScreen):
             select.set_options([(safe_line(n, limit=60), n) for n in names])
             select.value = current
 
-        def pct(v: float | None) -> str:
-            return "-" if v is None else f"{round(v * 100)}%"
-
-        self.query_one("#progress-table", FitTable).set_rows(
-            (None, {"name": wrapping(prefix + it["name"]), "n": wrapping(it["count"]),
-                    "best": wrapping(pct(it["best"])), "average": wrapping(pct(it["average"])),
-                    "latest": wrapping(pct(it["latest"]))})
-            for prefix, items in (("", [data["overall"]]), ("", data["criteria"]),
-                                  ("category: ", data["categories"]))
-            for it in items)
-        revisit = data["revisit"]
-        parts: list[Any] = []
-        if revisit:
-            parts.append(("Scenarios to revisit\n", "bold"))
-            for r in revisit:
-                parts.append(f"  {safe_line(r['title'], limit=70)}: {r['reason']}\n")
-        self.query_one("#progress-revisit", Static).update(Content.assemble(*parts))
+        self.query_one("#progress-table", FitTable).set_rows(progress_rows(data))
+        self.query_one("#progress-revisit", Static).update(revisit_content(data))
         self.draw_chart(str(current))
 
     @on(Select.Changed, "#progress-series")
