@@ -81,6 +81,11 @@ def test_models_add_installs_the_pack_and_ask_uses_its_prompt(
     mine = [s for s in json.loads(listed.stdout) if s["id"] == "pack-calling-out"]
     assert mine and mine[0]["source"] == "pack:coach"
     assert len(json.loads(listed.stdout)) > 1  # the starter bank is still there
+    text = runner.invoke(app, ["practice", "list"]).stdout.splitlines()
+    assert [line for line in text if line.startswith("pack-calling-out")][0].endswith(
+        "(model pack coach)")
+    assert [line for line in text if line.startswith("adhd-carpet-time")][0].endswith(
+        "can't stay on the carpet")  # the starter bank's say nothing
 
     # the model is faked (the prompt choice is under test): it answers with its system prompt
     engine = FakeEngine(reply=lambda messages: messages[0]["content"])

@@ -119,8 +119,19 @@ def list_(
                       "source": s.source} for s in scenarios])
         return
     for s in scenarios:
-        _out(f"{s.id:40} {s.grade_band:5} {s.category:21} {s.title}")
+        _out(f"{s.id:40} {s.grade_band:5} {s.category:21} {s.title}{_from(s.source)}")
     err(f"{len(scenarios)} scenarios")
+
+
+def _from(source: str) -> str:
+    """Where a scenario comes from, for the list: nothing for the starter bank."""
+    from .scenarios.loading import BANK_SOURCE, PACK_SOURCE
+
+    if source == BANK_SOURCE:
+        return ""
+    if source.startswith(PACK_SOURCE):
+        return f"  (model pack {source[len(PACK_SOURCE):]})"
+    return f"  ({Path(source).name})"
 
 
 @practice_app.command("show")
