@@ -331,8 +331,9 @@ class Assistant:
         turn can use (earlier passages still in the prompt, then the new ones).
 
         Retrieved passages the kept history already holds are named by number; the others
-        are numbered on from the conversation's last, except those ranked below every held
-        one when at least :data:`MIN_PASSAGES` are held. History is trimmed oldest first, then
+        are numbered on from the conversation's last. When at least :data:`MIN_PASSAGES` held
+        passages are found again, new ones ranked below all of them are left out, and all new
+        ones when the best match is held (the conversation covers the follow-up). History is trimmed oldest first, then
         the lowest-ranked new passages are dropped; then new passages are dropped while
         reading the prompt would take longer than ``answer_wait_s`` (keeping at least
         :data:`MIN_PASSAGES` in all)."""
@@ -347,9 +348,12 @@ class Assistant:
             found = [held.get((src.chunk_id, src.digest)) for src in retrieved]
             reused = [old for old in found if old is not None]
             if len(reused) >= MIN_PASSAGES:
-                # a follow-up that finds enough of what the conversation holds: a new passage
-                # ranked below all of those adds little and costs a full read
-                last = max(i for i, old in enumerate(found) if old is not None)
+                # a follow-up that finds enough of what the conversation holds: when its best
+                # match is one of those, the conversation covers it and nothing new is read;
+                # otherwise a new passage ranked below all of those adds little and costs a
+                # full read
+                last = 0 if found[0] is not None else max(
+                    i for i, old in enumerate(found) if old is not None)
                 retrieved, found = retrieved[: last + 1], found[: last + 1]
             new: list[Source] = []
             n = last_n

@@ -260,17 +260,18 @@ def test_echoed_fence_markers_are_removed_from_the_answer(pieces, expected):
 
 
 def test_follow_up_skips_new_passages_ranked_below_what_it_holds(assistant: Assistant) -> None:
-    """A same-topic follow-up that finds the passages it already sent does not read a weaker
-    new one; a new passage ranked above them is read."""
+    """A follow-up whose best matches are passages already sent does not read a new one; a
+    new passage that ranks above them is read."""
     first = assistant.answer("How should I handle a student who keeps disrupting the lesson?")
     history = [first.history_entry(), {"role": "assistant", "content": "".join(first)}]
     held = first.sources[:2]
     extra = replace(held[0], chunk_id="not-sent-before", text="Praise the pupils who are ready.",
                     n=99)
     question = "What should I do if it happens again?"
-    msgs, sources = assistant.build_messages(question, history, [*held, extra])
-    assert extra.text not in msgs[-1]["content"]
-    assert all(s.reused for s in sources if s.n in {h.n for h in held})
+    for order in ([*held, extra], [held[0], extra, held[1]]):  # the best match is held
+        msgs, sources = assistant.build_messages(question, history, order)
+        assert extra.text not in msgs[-1]["content"]
+        assert {h.n for h in held} <= {s.n for s in sources if s.reused}
     msgs, sources = assistant.build_messages(question, history, [extra, *held])
     assert extra.text in msgs[-1]["content"]
     assert [s.n for s in sources if not s.reused] == [len(first.sources) + 1]
