@@ -174,10 +174,17 @@ def test_a_library_from_before_document_vectors_is_migrated(home: Path, tmp_path
             assert busy.con.execute("SELECT COUNT(*) FROM document_vectors").fetchone()[0] == 0
             assert busy.document_index.live == 3
         finally:
-            busy.close()
+            holder.kill()
+            holder.wait()
+        # once this process writes, the vectors it made in memory are stored
+        assert busy.import_paths([tmp_path / "docs"]).unchanged == 3
+        check_consistency(busy)
+        assert busy.con.execute("SELECT COUNT(*) FROM document_vectors").fetchone()[0] == 3
     finally:
-        holder.kill()
-        holder.wait()
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    _make_old_library(busy)
 
     # the writer lock is free: opening stores every document's vector from its passages
     again = Library(Paths.from_env(), config.load(), embedder=embedder)  # type: ignore[arg-type]

@@ -36,6 +36,7 @@ class VectorIndexes:
     _index: VectorIndex | None = None
     _document_index: VectorIndex | None = None
     _index_stamp: int | None = None
+    _documents_in_memory = False  # document vectors made here but not stored (lock was held)
 
     if TYPE_CHECKING:  # the library's
 
@@ -117,8 +118,18 @@ class VectorIndexes:
                         "WHERE document_id IN ({marks})")
         if missing and not self._writing:
             idx.add([d for d, _v in missing], np.stack([v for _d, v in missing]))
+            self._documents_in_memory = True
         if self._writing:
             idx.save(seq)
+
+    def _store_document_vectors(self) -> None:
+        """Called as this process starts writing: document vectors made in memory only are
+        made again, and stored, by a fresh load of the document index."""
+        with self._state:
+            if self._documents_in_memory:
+                self._document_index = None
+                self._documents_in_memory = False
+                _ = self.document_index
 
     def save_indexes(self) -> None:
         """Save both vector indexes at the database's sequence number (the passage index

@@ -232,6 +232,7 @@ class Library(VectorIndexes):
                 self._lock.acquire()  # LibraryBusy when another process writes
             self._writers += 1
             self._writing = True
+            self._store_document_vectors()
         try:
             yield
         finally:
