@@ -36,6 +36,9 @@ COVERAGE_POWER = 2  # share of the question's words in the passage, squared (see
 DOCUMENT_WEIGHT = 1.0  # a document-vector rank counts this much of a passage-vector rank
 DOCUMENT_FETCH = 20  # nearest documents whose passages are lifted
 DOCUMENT_EXPAND = 10  # nearest documents whose best passages join the candidates
+# documents with fewer passages get no document signal: a one-passage document's vector is
+# its passage's, already counted by the vector rank
+DOCUMENT_MIN_PASSAGES = 1
 MODES = ("hybrid", "vector", "keyword")
 
 
@@ -138,8 +141,13 @@ def _document_signal(con: sqlite3.Connection, document_index: VectorIndex, query
     assert query.vector is not None
     nearest = document_index.query(query.vector, DOCUMENT_FETCH * widen)
     rank = {doc_id: i for i, (doc_id, _score) in enumerate(nearest)}
+    if DOCUMENT_MIN_PASSAGES > 1 and rank:
+        counts = dict(con.execute(
+            "SELECT document_id, COUNT(*) FROM chunks WHERE document_id IN "
+            f"({','.join('?' * len(rank))}) GROUP BY document_id", list(rank)).fetchall())
+        rank = {d: i for d, i in rank.items() if counts.get(d, 0) >= DOCUMENT_MIN_PASSAGES}
     have = {h.document_id for h in hits}
-    expand = [d for d, _s in nearest[:DOCUMENT_EXPAND * widen] if d not in have]
+    expand = [d for d, _s in nearest[:DOCUMENT_EXPAND * widen] if d in rank and d not in have]
     extra = fetch_document_hits(con, expand, query.vector, query.collection, query.per_document)
     for h in hits + extra:
         r = rank.get(h.document_id)
