@@ -226,9 +226,9 @@ def tune_documents(lib, queries: dict, qrels: dict, by_name: dict, k: int,  # ty
     saved = [getattr(searching, n) for n in names]
     out = {}
     try:
-        for w in (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0):
-            for fetch in (10, 20, 50):
-                for expand in (0, 5, 10):
+        for w in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0):
+            for fetch in (10, 20):
+                for expand in (0, 10):
                     for least in (1, 2):
                         if w == 0 and (fetch, expand, least) != (10, 0, 1):
                             continue
