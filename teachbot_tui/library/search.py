@@ -33,12 +33,12 @@ RRF_K = 10  # tuned on scripts/data/beir-* with eval_retrieval.py --tune (docs/r
 KEYWORD_WEIGHT = 1.0  # a BM25 rank counts like a vector rank, times coverage ** COVERAGE_POWER
 COVERAGE_POWER = 2  # share of the question's words in the passage, squared (see .keywords)
 # the document signal, tuned on the tuning halves of scripts/data/beir-* (docs/retrieval.md)
-DOCUMENT_WEIGHT = 1.0  # a document-vector rank counts this much of a passage-vector rank
+DOCUMENT_WEIGHT = 2.0  # a document-vector rank counts this much of a passage-vector rank
 DOCUMENT_FETCH = 20  # nearest documents whose passages are lifted
 DOCUMENT_EXPAND = 10  # nearest documents whose best passages join the candidates
 # documents with fewer passages get no document signal: a one-passage document's vector is
 # its passage's, already counted by the vector rank
-DOCUMENT_MIN_PASSAGES = 1
+DOCUMENT_MIN_PASSAGES = 2
 MODES = ("hybrid", "vector", "keyword")
 
 
