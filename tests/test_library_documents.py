@@ -41,6 +41,16 @@ PLANS = {
                   "learning\n\nEach pupil gives a three-minute talk.\n"),
 }
 
+# everyday planning text every plan has, so that each plan is several passages long (the
+# document signal leaves one-passage documents to their passage's own rank)
+ROUTINE = ("\n## Resources and timing\n\n" + " ".join(
+    f"In week {w} the trays at the back of the room are checked, printed sheets are prepared "
+    f"on Friday, and the lesson runs for fifty minutes with five minutes to pack away."
+    for w in range(1, 9)) + "\n\n## Homework and home\n\n" + " ".join(
+    f"Homework {w} practises what was taught that week and takes about thirty minutes; "
+    f"families get a letter about it at the start of the term."
+    for w in range(1, 9)) + "\n")
+
 
 @pytest.fixture
 def library(home: Path, embedder: object) -> Library:
@@ -53,7 +63,7 @@ def write_plans(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
     for name, text in PLANS.items():
-        (folder / name).write_text(text)
+        (folder / name).write_text(text + ROUTINE)
         out[name] = folder / name
     return out
 
@@ -71,12 +81,13 @@ def test_document_vector_follows_import_edit_move_reembed_and_removal(
     plans = write_plans(tmp_path / "docs")
     library.import_paths([tmp_path / "docs"])
     check_consistency(library)
+    assert all(d.chunks >= 2 for d in library.documents())
     doc_a, vec_a = doc_vector(library, plans["plan-a.md"])
     # the mean of its passages, and the nearest document to itself
     assert library.document_index.query(vec_a, 1)[0][0] == doc_a
 
     # re-import of an edited file: same document, new passages, new vector
-    plans["plan-a.md"].write_text(PLANS["plan-a.md"].replace("Fractions", "Volcanoes"))
+    plans["plan-a.md"].write_text(PLANS["plan-a.md"].replace("Fractions", "Volcanoes") + ROUTINE)
     assert library.import_paths([tmp_path / "docs"]).updated == 1
     check_consistency(library)
     doc_a2, vec_a2 = doc_vector(library, plans["plan-a.md"])
@@ -196,7 +207,7 @@ def test_a_library_from_before_document_vectors_is_migrated(home: Path, tmp_path
         for path, vec in before.items():
             assert np.allclose(doc_vector(again, path)[1], vec, atol=1e-5)
         # and the next import keeps them in step
-        plans["plan-c.md"].write_text(PLANS["plan-c.md"] + "\nA glossary grows on the wall.\n")
+        plans["plan-c.md"].write_text(PLANS["plan-c.md"] + ROUTINE + "\nA glossary grows.\n")
         assert again.import_paths([tmp_path / "docs"]).updated == 1
         check_consistency(again)
     finally:
