@@ -219,27 +219,25 @@ class _DocHit:
 def tune_documents(lib, queries: dict, qrels: dict, by_name: dict, k: int,  # type: ignore[no-untyped-def]
                    unit: str) -> dict:
     """nDCG@k of the document signal's settings (weight x nearest documents lifted x
-    nearest documents expanded x fewest passages), through the real hybrid search."""
+    nearest documents expanded), through the real hybrid search."""
     from teachbot_tui.library import search as searching
 
-    names = ("DOCUMENT_WEIGHT", "DOCUMENT_FETCH", "DOCUMENT_EXPAND", "DOCUMENT_MIN_PASSAGES")
+    names = ("DOCUMENT_WEIGHT", "DOCUMENT_FETCH", "DOCUMENT_EXPAND")
     saved = [getattr(searching, n) for n in names]
     out = {}
     try:
-        for w in (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0):
-            for fetch in (10, 20):
+        for w in (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
+            for fetch in (10, 20, 50):
                 for expand in (0, 10):
-                    for least in (1, 2):
-                        if w == 0 and (fetch, expand, least) != (10, 0, 1):
-                            continue
-                        for n, v in zip(names, (w, fetch, expand, least), strict=True):
-                            setattr(searching, n, v)
-                        scores = []
-                        for qid, text in queries.items():
-                            hits = rank_documents(lib, text, "hybrid", k, unit)
-                            scores.append(ndcg(ranked_ids(hits, by_name), qrels[qid], k))
-                        out[f"w{w}_fetch{fetch}_expand{expand}_min{least}"] = \
-                            r(sum(scores) / max(len(scores), 1), 4)
+                    if w == 0 and (fetch, expand) != (10, 0):
+                        continue
+                    for n, v in zip(names, (w, fetch, expand), strict=True):
+                        setattr(searching, n, v)
+                    scores = []
+                    for qid, text in queries.items():
+                        hits = rank_documents(lib, text, "hybrid", k, unit)
+                        scores.append(ndcg(ranked_ids(hits, by_name), qrels[qid], k))
+                    out[f"w{w}_fetch{fetch}_expand{expand}"] = r(sum(scores) / max(len(scores), 1), 4)
     finally:
         for n, v in zip(names, saved, strict=True):
             setattr(searching, n, v)

@@ -6,10 +6,12 @@
 fills every candidate slot, the next round fetches four times as many.
 
 Hybrid search has a third signal: the documents whose vectors (:mod:`.documents`) are nearest
-the question. Each passage of the ``DOCUMENT_FETCH`` nearest documents gains
-``DOCUMENT_WEIGHT / (RRF_K + rank)`` for its document's rank, and the best passages of the
-``DOCUMENT_EXPAND`` nearest join the candidates if none of theirs is among them: a document
-that matches as a whole lifts its passages even when no single passage stands out.
+the question. The best passage of each of the ``DOCUMENT_FETCH`` nearest documents counts as
+near the question as its document is: its vector term ``1 / (RRF_K + passage rank)`` becomes
+``DOCUMENT_WEIGHT / (RRF_K + document rank)`` when that is more. The best passages of the
+``DOCUMENT_EXPAND`` nearest documents join the candidates if none of theirs is among them. A
+document that matches as a whole rises even when no single passage of it stands out; a
+one-passage document, whose vector is its passage's, keeps its place.
 
 With ``Query.documents`` the result is ``k`` distinct documents, each with up to
 ``per_document`` of its best passages, documents in the order of their best passage.
@@ -32,13 +34,12 @@ if TYPE_CHECKING:
 RRF_K = 10  # tuned on scripts/data/beir-* with eval_retrieval.py --tune (docs/retrieval.md)
 KEYWORD_WEIGHT = 1.0  # a BM25 rank counts like a vector rank, times coverage ** COVERAGE_POWER
 COVERAGE_POWER = 2  # share of the question's words in the passage, squared (see .keywords)
-# the document signal, tuned on the tuning halves of scripts/data/beir-* (docs/retrieval.md)
-DOCUMENT_WEIGHT = 2.0  # a document-vector rank counts this much of a passage-vector rank
-DOCUMENT_FETCH = 20  # nearest documents whose passages are lifted
+# the document signal, tuned on the tuning halves of scripts/data/beir-* (docs/retrieval.md):
+# a document's best passage counts as near the question as the document is, weighted by this
+# (1: a document rank counts like a passage rank, so one-passage documents are unchanged)
+DOCUMENT_WEIGHT = 1.0
+DOCUMENT_FETCH = 20  # nearest documents whose best passages are lifted
 DOCUMENT_EXPAND = 10  # nearest documents whose best passages join the candidates
-# documents with fewer passages get no document signal: a one-passage document's vector is
-# its passage's, already counted by the vector rank
-DOCUMENT_MIN_PASSAGES = 2
 MODES = ("hybrid", "vector", "keyword")
 
 
@@ -130,29 +131,36 @@ def search_round(
     _fuse(hits, vector, keyword, keywords, plan, query.vector is not None)
     if (query.mode == "hybrid" and query.vector is not None and document_index is not None
             and query.document_weight > 0):
-        hits += _document_signal(con, document_index, query, hits, widen)
+        hits += _document_signal(con, document_index, query, hits, widen, vector)
     return _best(hits, query), exhausted, lowest
 
 
 def _document_signal(con: sqlite3.Connection, document_index: VectorIndex, query: Query,
-                     hits: list[Hit], widen: int) -> list[Hit]:
-    """Lift the hits of the documents nearest the question by their documents' rank; returns
-    the best passages of the nearest documents that had no candidate, lifted likewise."""
+                     hits: list[Hit], widen: int, vector: list[int]) -> list[Hit]:
+    """Lift the best hit of each document nearest the question to its document's rank;
+    returns the best passages of the nearest documents that had no candidate, lifted
+    likewise."""
     assert query.vector is not None
     nearest = document_index.query(query.vector, DOCUMENT_FETCH * widen)
     rank = {doc_id: i for i, (doc_id, _score) in enumerate(nearest)}
-    if DOCUMENT_MIN_PASSAGES > 1 and rank:
-        counts = dict(con.execute(
-            "SELECT document_id, COUNT(*) FROM chunks WHERE document_id IN "
-            f"({','.join('?' * len(rank))}) GROUP BY document_id", list(rank)).fetchall())
-        rank = {d: i for d, i in rank.items() if counts.get(d, 0) >= DOCUMENT_MIN_PASSAGES}
     have = {h.document_id for h in hits}
-    expand = [d for d, _s in nearest[:DOCUMENT_EXPAND * widen] if d in rank and d not in have]
+    expand = [d for d, _s in nearest[:DOCUMENT_EXPAND * widen] if d not in have]
     extra = fetch_document_hits(con, expand, query.vector, query.collection, query.per_document)
+    # only each document's best passage is lifted: the document's place in the ranking
+    # moves, its weaker passages do not crowd out other documents' better ones
+    best: dict[int, Hit] = {}
     for h in hits + extra:
-        r = rank.get(h.document_id)
-        if r is not None:
-            h.fused += query.document_weight / (RRF_K + r + 1)
+        if h.document_id not in best or (h.fused, h.score) > (best[h.document_id].fused,
+                                                               best[h.document_id].score):
+            best[h.document_id] = h
+    vector_rank = {cid: i for i, cid in enumerate(vector)}
+    for doc_id, h in best.items():
+        r = rank.get(doc_id)
+        if r is None:
+            continue
+        own = vector_rank.get(h.chunk_id)
+        own_score = 0.0 if own is None else 1.0 / (RRF_K + own + 1)
+        h.fused += max(0.0, query.document_weight / (RRF_K + r + 1) - own_score)
     return extra
 
 
