@@ -8,7 +8,8 @@ document whose vector is of other text; the document index (hnswlib, labels are 
 is repaired from that table like the chunk index (see :mod:`.index`). Libraries made before
 document vectors get theirs from their stored chunk vectors (:func:`missing_vectors`), no
 embedding needed. Measured against embedding the title and the opening text instead, the
-mean ranks whole documents better on every evaluation set (docs/retrieval.md).
+mean ranked whole documents far better on the whole-document set (nDCG@10 0.558 against
+0.379, docs/retrieval.md).
 """
 
 from __future__ import annotations
