@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """Search quality and speed at library scale: hnswlib recall@10 against exact numpy search,
-and the latency of the whole ``Library.search`` path (embed + ANN + FTS + fuse + fetch).
+and the latency of the whole ``Library.search`` path (embed + ANN + FTS + document ANN + fuse
++ fetch), of ``Library.search_documents`` (k distinct documents) and, as the baseline in the
+same run, of hybrid search without the document signal (``hybrid_passages``).
 
 The library is built fast (see ``_bench.build_large_library``): ``--unique`` sentences of
 teacher text are embedded for real with MiniLM; each of the ``--chunks`` chunks is three of
@@ -8,6 +10,9 @@ those sentences, with the normalized mean of their vectors plus small noise as i
 (``--embed-all`` embeds every chunk for real instead: ~10+ min for 100k on 2 cores). Rows are
 inserted in bulk into SQLite (FTS5 via the schema's triggers) and the vectors go into hnswlib
 through ``VectorIndex``; every search then goes through the real ``Library.search``.
+
+Document vectors are the normalized means of their chunks' vectors, made from SQLite when the
+library first opens (as for a library from before document vectors).
 
 Queries are teacher questions generated from the same vocabulary, embedded for real by the
 app's embedder (ONNX Runtime). Modes are interleaved query by query. The query embedding is
@@ -55,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     from teachbot_tui import config
     from teachbot_tui.library import Library
     from teachbot_tui.library import index as index_mod
+    from teachbot_tui.library import search as searching
     from teachbot_tui.library.keywords import or_query, query_words
     from teachbot_tui.library.search import fetch_hits
     from teachbot_tui.paths import Paths
@@ -76,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
 
         ref = TorchEmbedder(defaults.embedder_path())
         ref.encode_query(queries[0])  # load + warm
+    t = time.perf_counter()
+    _ = lib.document_index  # made from the chunk vectors on first open
+    doc_index_s = time.perf_counter() - t
     # warm up: model, index load, SQLite page cache
     for q in queries[:5]:
         for mode in ("hybrid", "vector"):
@@ -85,23 +94,31 @@ def main(argv: list[str] | None = None) -> int:
     threshold = settings.retrieval_threshold
     cases = {"hybrid": dict(mode="hybrid"), "vector": dict(mode="vector"),
              "keyword": dict(mode="keyword"),
-             "hybrid_threshold": dict(mode="hybrid", threshold=threshold)}
+             "hybrid_threshold": dict(mode="hybrid", threshold=threshold),
+             "hybrid_passages": dict(mode="hybrid"), "documents": dict(mode="hybrid")}
     lat: dict[str, list[float]] = {c: [] for c in cases}
     parts: dict[str, list[float]] = {p: [] for p in
-                                     ("embed", "embed_torch", "ann", "keyword_plan", "fts",
-                                      "fts_all_words", "count", "fetch")}
+                                     ("embed", "embed_torch", "ann", "document_ann",
+                                      "keyword_plan", "fts", "fts_all_words", "count",
+                                      "fetch")}
     recall_ann, recall_fetch = [], []
     hits_returned: dict[str, list[int]] = {c: [] for c in cases}
     index = lib.index
+    weight = searching.DOCUMENT_WEIGHT
     fetch = max(50, k * 5)
     log(f"timing {len(queries)} queries x {len(cases)} modes (interleaved) ...")
     for qi, q in enumerate(queries):
         order = list(cases) if qi % 2 == 0 else list(reversed(cases))
         for c in order:
+            searching.DOCUMENT_WEIGHT = 0.0 if c == "hybrid_passages" else weight
             t = time.perf_counter()
-            hits = lib.search(q, k=k, **cases[c])
+            if c == "documents":
+                hits = lib.search_documents(q, k=k, **cases[c])
+            else:
+                hits = lib.search(q, k=k, **cases[c])
             lat[c].append((time.perf_counter() - t) * 1000)
             hits_returned[c].append(len(hits))
+        searching.DOCUMENT_WEIGHT = weight
         # the pieces of one hybrid search, timed one by one
         t = time.perf_counter()
         qv = emb.encode_query(q)
@@ -113,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         found = index.query(qv, fetch)
         parts["ann"].append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        lib.document_index.query(qv, searching.DOCUMENT_FETCH)
+        parts["document_ann"].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         plan = lib.keywords.plan(q)
         parts["keyword_plan"].append((time.perf_counter() - t) * 1000)
@@ -176,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
         "hybrid_threshold_p50_ms": r(median(lat["hybrid_threshold"]), 2),
         "hybrid_threshold_p99_ms": r(pct(lat["hybrid_threshold"], 99), 2),
         "hybrid_threshold_hits_p50": median(hits_returned["hybrid_threshold"]),
+        "hybrid_passages_p50_ms": r(median(lat["hybrid_passages"]), 2),
+        "hybrid_passages_p99_ms": r(pct(lat["hybrid_passages"], 99), 2),
+        "documents_p50_ms": r(median(lat["documents"]), 2),
+        "documents_p99_ms": r(pct(lat["documents"], 99), 2),
+        "documents_returned_p50": median(hits_returned["documents"]),
+        "document_weight": weight,
+        "indexes_open_s": r(doc_index_s, 2),  # passage index load + document vectors made
         "embedder": emb.model_id,
         "parts_p50_ms": {p: r(median(v), 3) for p, v in parts.items() if v},
         "parts_p99_ms": {p: r(pct(v, 99), 3) for p, v in parts.items() if v},

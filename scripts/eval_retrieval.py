@@ -6,8 +6,14 @@ The folder holds ``corpus.jsonl`` (``{"_id","title","text"}``), ``queries.jsonl`
 ``qrels/test.tsv`` (``query-id<TAB>corpus-id<TAB>score`` with a header line). Every corpus
 entry is written as ``<_id>.txt`` (title, blank line, text) into a folder that is imported
 with ``Library.import_paths`` into a fresh library; each query goes through
-``Library.search`` (no threshold, so that ranking is measured on its own). Hits are mapped
-back to corpus ids by file name; repeated documents count once, in first-hit order.
+``Library.search_documents`` (no threshold, so that ranking is measured on its own): k
+distinct documents, mapped back to corpus ids by file name (``--unit passage`` ranks the
+documents of ``Library.search``'s k passages instead, in first-hit order, as before
+per-document search).
+
+Modes: ``hybrid`` (the app's: vectors, BM25 and the document signal), ``hybrid-passages``
+(hybrid without the document signal: the hybrid before document vectors), ``vector``,
+``keyword``, and ``document`` (the documents nearest by their document vector alone, exact).
 
 The queries are split once (fixed seed) into a tuning half and a held-out half: ``--tune``
 and the threshold sweep use the tuning half; the figures reported first (nDCG@k, recall@k,
@@ -40,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _bench  # noqa: E402
 from _bench import log, pct, r  # noqa: E402
 
-MODES = ("hybrid", "vector", "keyword")
+MODES = ("hybrid", "hybrid-passages", "vector", "keyword", "document")
 
 # Questions no teacher's school library should answer: their top scores show where
 # "nothing relevant" begins.
@@ -181,6 +187,73 @@ def tune(lib, queries: dict, qrels: dict, by_name: dict, k: int) -> dict:  # typ
     return out
 
 
+def rank_documents(lib, text: str, mode: str, k: int, unit: str) -> list:  # type: ignore[no-untyped-def]
+    """The hits (one per document with ``unit`` document, best first) of one query."""
+    import numpy as np
+
+    from teachbot_tui.library import search as searching
+
+    if mode == "document":  # exact search over the document vectors
+        rows = lib.con.execute("SELECT document_id, vector FROM document_vectors").fetchall()
+        qv = lib.embedder.encode_query(text)
+        sims = np.stack([np.frombuffer(v, dtype=np.float32) for _d, v in rows]) @ qv
+        order = np.argsort(-sims)[:k]
+        paths = dict(lib.con.execute("SELECT id, path FROM documents"))
+        return [_DocHit(paths[rows[i][0]], float(sims[i])) for i in order]
+    weight = searching.DOCUMENT_WEIGHT
+    if mode == "hybrid-passages":
+        mode, searching.DOCUMENT_WEIGHT = "hybrid", 0.0
+    try:
+        if unit == "passage":
+            return lib.search(text, k=k, mode=mode, threshold=None)
+        return [d.hits[0] for d in lib.search_documents(text, k=k, mode=mode, threshold=None)]
+    finally:
+        searching.DOCUMENT_WEIGHT = weight
+
+
+class _DocHit:
+    def __init__(self, path: str, score: float) -> None:
+        self.path, self.score = path, score
+
+
+def tune_documents(lib, queries: dict, qrels: dict, by_name: dict, k: int,  # type: ignore[no-untyped-def]
+                   unit: str) -> dict:
+    """nDCG@k of the document signal's settings (weight x nearest documents lifted x
+    nearest documents expanded), through the real hybrid search."""
+    from teachbot_tui.library import search as searching
+
+    names = ("DOCUMENT_WEIGHT", "DOCUMENT_FETCH", "DOCUMENT_EXPAND")
+    saved = [getattr(searching, n) for n in names]
+    out = {}
+    try:
+        for w in (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
+            for fetch in (10, 20, 50):
+                for expand in (0, 10):
+                    if w == 0 and (fetch, expand) != (10, 0):
+                        continue
+                    for n, v in zip(names, (w, fetch, expand), strict=True):
+                        setattr(searching, n, v)
+                    scores = []
+                    for qid, text in queries.items():
+                        hits = rank_documents(lib, text, "hybrid", k, unit)
+                        scores.append(ndcg(ranked_ids(hits, by_name), qrels[qid], k))
+                    out[f"w{w}_fetch{fetch}_expand{expand}"] = r(sum(scores) / max(len(scores), 1), 4)
+    finally:
+        for n, v in zip(names, saved, strict=True):
+            setattr(searching, n, v)
+    log(f"tune documents: {out}")
+    return out
+
+
+def ranked_ids(hits: list, by_name: dict) -> list[str]:
+    out: list[str] = []
+    for h in hits:
+        did = by_name.get(Path(h.path).stem)
+        if did is not None and did not in out:
+            out.append(did)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -188,6 +261,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mode", default="all", choices=[*MODES, "all"])
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--limit", type=int, default=0, help="use only the first N queries")
+    ap.add_argument("--unit", default="document", choices=["document", "passage"],
+                    help="rank k distinct documents (Library.search_documents, default) or the "
+                         "documents of k passages (Library.search)")
+    ap.add_argument("--doc-vector", default=None, choices=["mean", "opening"],
+                    help="what a document's vector is of (default: the library's, "
+                         "library/documents.py DOCUMENT_VECTOR)")
+    ap.add_argument("--tune-documents", action="store_true",
+                    help="also score the document signal's settings on the tuning half")
     ap.add_argument("--tune", action="store_true",
                     help="also score fusion variants (RRF k, keyword weight, coverage power) computed here "
                          "from the same vector and BM25 rankings (library code unchanged)")
@@ -198,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from teachbot_tui import config
     from teachbot_tui.library import Library
+    from teachbot_tui.library import documents as documents_mod
     from teachbot_tui.paths import Paths
+
+    if args.doc_vector:
+        documents_mod.DOCUMENT_VECTOR = args.doc_vector
 
     folder = Path(args.dataset)
     corpus, queries, qrels, kinds = load_beir(folder)
@@ -224,14 +309,6 @@ def main(argv: list[str] | None = None) -> int:
     log(f"imported {report.added} documents, {report.chunks_added} chunks in {import_s:.1f} s;"
         f" {len(report.failed)} failed")
 
-    def ranked_ids(hits: list) -> list[str]:
-        out: list[str] = []
-        for h in hits:
-            did = by_name.get(Path(h.path).stem)
-            if did is not None and did not in out:
-                out.append(did)
-        return out
-
     modes = list(MODES) if args.mode == "all" else [args.mode]
     k = args.k
     names = (f"ndcg@{k}", f"recall@{k}", f"mrr@{k}")
@@ -248,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         per_kind: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
         rows, tuning_rows = [], []
         for qid, text in queries.items():
-            hits = lib.search(text, k=k, mode=mode, threshold=None)
-            ranked = ranked_ids(hits)
+            hits = rank_documents(lib, text, mode, k, args.unit)
+            ranked = ranked_ids(hits, by_name)
             m = (ndcg(ranked, qrels[qid], k), recall(ranked, qrels[qid], k),
                  mrr(ranked, qrels[qid], k))
             if qid in tuning:
@@ -300,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         "split_seed": SPLIT_SEED,
         "k": k,
         "mode": args.mode,
+        "unit": args.unit,
+        "doc_vector": documents_mod.DOCUMENT_VECTOR,
         "embedder": args.embedder,
         "embedder_id": lib.embedder.model_id,
         **{name: first[name] for name in names},
@@ -316,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
     if "hybrid" in results and "vector" in results:
         out["hybrid_minus_vector_ndcg"] = r(results["hybrid"][names[0]]
                                             - results["vector"][names[0]], 4)
+    if args.tune_documents:
+        grid = tune_documents(lib, tuning, qrels, by_name, k, args.unit)
+        best = max(grid, key=lambda key: grid[key])
+        out["tune_documents"] = {"on": "tuning half", "grid": grid, "best": best}
     if args.tune:
         grid = tune(lib, tuning, qrels, by_name, k)
         best = max(grid, key=lambda key: grid[key])

@@ -12,6 +12,8 @@ import typer
 
 from .cli_common import JsonOpt, open_library, out, print_json
 
+PASSAGES_PER_DOCUMENT = 3  # best passages shown with each document of --per-document
+
 library_app = typer.Typer(help="Inspect and maintain the document library.",
                           no_args_is_help=True)
 
@@ -211,7 +213,8 @@ def library_reembed(as_json: JsonOpt = False) -> None:
 
 def search(
     query: Annotated[str | None, typer.Argument(help="What to look for.")] = None,
-    k: Annotated[int, typer.Option("--k", help="How many passages.")] = 10,
+    k: Annotated[int, typer.Option(
+        "--k", help="How many passages (documents, with --per-document).")] = 10,
     collection: Annotated[str | None, typer.Option(help="Only this collection.")] = None,
     mode: Annotated[str | None, typer.Option(
         help="hybrid (default), vector or keyword.")] = None,
@@ -219,6 +222,10 @@ def search(
         help="Drop passages below this cosine similarity.")] = None,
     queries: Annotated[Path | None, typer.Option(
         help='A JSONL file of {"_id","text"} lines; prints one JSON line per query.')] = None,
+    per_document: Annotated[bool, typer.Option(
+        "--per-document",
+        help=f"Return k distinct documents, each with up to {PASSAGES_PER_DOCUMENT} of its "
+             "best passages.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Search the library without asking the model."""
@@ -230,15 +237,29 @@ def search(
     try:
         if queries is not None:
             for _lineno, q in _read_queries(queries):
-                hits = lib.search(q["text"], k=k, collection=collection, mode=mode,
-                                  threshold=threshold)
-                sys.stdout.write(json.dumps({"_id": q["_id"], "hits": [_hit(h) for h in hits]},
-                                            ensure_ascii=False) + "\n")
+                if per_document:
+                    docs = lib.search_documents(q["text"], k=k, collection=collection,
+                                                mode=mode, threshold=threshold,
+                                                passages=PASSAGES_PER_DOCUMENT)
+                    line: dict[str, Any] = {"_id": q["_id"],
+                                            "documents": [_document(d) for d in docs]}
+                else:
+                    hits = lib.search(q["text"], k=k, collection=collection, mode=mode,
+                                      threshold=threshold)
+                    line = {"_id": q["_id"], "hits": [_hit(h) for h in hits]}
+                sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
             return
-        hits = lib.search(query or "", k=k, collection=collection, mode=mode,
-                          threshold=threshold)
+        if per_document:
+            docs = lib.search_documents(query or "", k=k, collection=collection, mode=mode,
+                                        threshold=threshold, passages=PASSAGES_PER_DOCUMENT)
+        else:
+            hits = lib.search(query or "", k=k, collection=collection, mode=mode,
+                              threshold=threshold)
     finally:
         lib.close()
+    if per_document:
+        _print_documents(query, docs, as_json)
+        return
     if as_json:
         print_json({"query": query, "hits": [_hit(h) for h in hits]})
         return
@@ -249,6 +270,26 @@ def search(
         heading = f" — {h.heading}" if h.heading else ""
         out(f"[{i}] {h.score:.3f}  {h.path}{where}{heading}\n")
         out("    " + " ".join(h.text.split())[:200] + "\n")
+
+
+def _print_documents(query: str | None, docs: list[Any], as_json: bool) -> None:
+    if as_json:
+        print_json({"query": query, "documents": [_document(d) for d in docs]})
+        return
+    if not docs:
+        typer.echo("no matching documents")
+    for i, d in enumerate(docs, 1):
+        title = f" — {' '.join(d.title.split())[:80]}" if d.title else ""
+        out(f"[{i}] {d.score:.3f}  {d.path}{title}\n")
+        for h in d.hits:
+            where = f"p. {h.page} " if h.page else ""
+            heading = f"{h.heading}: " if h.heading else ""
+            out(f"    {h.score:.3f}  {where}{heading}" + " ".join(h.text.split())[:160] + "\n")
+
+
+def _document(d: Any) -> dict[str, Any]:
+    return {"path": d.path, "title": d.title, "collection": d.collection, "score": d.score,
+            "passages": [_hit(h) for h in d.hits]}
 
 
 def _hit(h: Any) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from teachbot_tui.library import Library
 
 
 def check_consistency(lib: Library) -> None:
-    """Live vectors and chunk rows correspond 1:1; FTS matches; no duplicate documents."""
+    """Live vectors and chunk rows correspond 1:1; FTS matches; no duplicate documents; every
+    document with passages has a document vector, the mean of its passages' vectors, and
+    the document index holds exactly those."""
     con = lib.con
     chunk_ids = {r[0] for r in con.execute("SELECT id FROM chunks")}
     index = lib.index
@@ -32,6 +34,24 @@ def check_consistency(lib: Library) -> None:
         "SELECT document_id, text, COUNT(*) FROM chunks GROUP BY document_id, text "
         "HAVING COUNT(*) > 1").fetchall()
     assert dup == []
+    check_document_vectors(lib)
+
+
+def check_document_vectors(lib: Library) -> None:
+    from teachbot_tui.library.documents import mean_vector
+
+    con = lib.con
+    with_chunks = {r[0] for r in con.execute("SELECT DISTINCT document_id FROM chunks")}
+    stored = {r[0]: np.frombuffer(r[1], dtype=np.float32)
+              for r in con.execute("SELECT document_id, vector FROM document_vectors")}
+    assert set(stored) == with_chunks
+    index = lib.document_index
+    assert index.live == len(stored) and index.labels() >= set(stored)
+    for doc_id, vec in stored.items():
+        chunks = np.stack([np.frombuffer(r[0], dtype=np.float32) for r in con.execute(
+            "SELECT vector FROM chunks WHERE document_id=?", (doc_id,))])
+        assert np.allclose(vec, mean_vector(chunks), atol=1e-5)
+        assert doc_id in {d for d, _ in index.query(vec, 3)}
 
 
 def make_many(folder: Path, n: int) -> None:

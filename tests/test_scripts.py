@@ -63,7 +63,8 @@ def test_bench_retrieval_smoke(tmp_path: Path) -> None:
     out = run_script(tmp_path, "bench_retrieval.py", "--chunks", "400", "--unique", "120",
                      "--queries", "4", "--ef-sweep", "32")
     for key in ("recall@10", "hybrid_p50_ms", "hybrid_p99_ms", "vector_p50_ms",
-                "vector_p99_ms", "parts_p50_ms", "ef_sweep", "build"):
+                "vector_p99_ms", "hybrid_passages_p50_ms", "documents_p50_ms", "parts_p50_ms",
+                "ef_sweep", "build"):
         assert key in out, key
     assert 0.0 <= out["recall@10"] <= 1.0
     assert out["chunks"] == 400
@@ -77,7 +78,7 @@ def test_eval_retrieval_smoke(tmp_path: Path) -> None:
                 "tuning_half"):
         assert key in out, key
     assert out["heldout_queries"] + out["tuning_queries"] == out["queries"]
-    assert set(out["modes"]) == {"hybrid", "vector", "keyword"}
+    assert set(out["modes"]) == {"hybrid", "hybrid-passages", "vector", "keyword", "document"}
     # the fixture questions are answerable: retrieval is far better than chance
     assert out["modes"]["hybrid"]["recall@5"] > 0.5
 

@@ -3,6 +3,7 @@
 from .library import Library
 from .types import (
     CollectionInfo,
+    DocumentHit,
     DocumentInfo,
     Failure,
     Hit,
@@ -14,6 +15,6 @@ from .types import (
 )
 
 __all__ = [
-    "CollectionInfo", "DocumentInfo", "Failure", "Hit", "ImportProgress", "ImportReport",
+    "CollectionInfo", "DocumentHit", "DocumentInfo", "Failure", "Hit", "ImportProgress", "ImportReport",
     "Library", "LibraryBusy", "LibraryError", "Passage",
 ]

@@ -11,11 +11,13 @@ An :class:`ImportRun` is one ``import`` or ``sync``. Its steps, in order:
    unchanged document, records a move (same hash as a gone document) or a duplicate, or
    parses and chunks it into the embedding queue;
 4. :meth:`~ImportRun.embed_queue` embeds the queued chunks in one batch and commits each
-   document in its own transaction (a crash loses at most the documents in flight);
+   document with its chunks and its document vector in its own transaction
+   (:mod:`.documents`; a crash loses at most the documents in flight);
 5. :meth:`~ImportRun.remove_gone` deletes the gone documents (not after a cancel).
 
-SQLite is the truth; the vector index follows it and is saved every ``SAVE_EVERY_S`` and at the
-end (the library repairs it from SQLite on open if a crash came in between).
+SQLite is the truth; the vector indexes (passages, documents) follow it and are saved every
+``SAVE_EVERY_S`` and at the end (the library repairs them from SQLite on open if a crash came
+in between).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from . import store
+from . import documents, store
+from .documents import EMBEDDING_RECIPE, DocumentTarget, context_title, embedding_text
+from .documents import delete as delete_document
 from .store import transaction
 from .types import Failure, ImportProgress, ImportReport
 from .walk import category_of, os_reason, walk
@@ -39,49 +43,27 @@ from .walk import category_of, os_reason, walk
 if TYPE_CHECKING:
     from ..engine.base import Cancel
     from .chunking import Chunk
-    from .embedder import Embedder
     from .formats import ParsedDocument
-    from .index import VectorIndex
 
 Progress = Callable[[ImportProgress], None]
 
 EMBED_BATCH_CHUNKS = 256  # chunks gathered across files before one encode call
-SAVE_EVERY_S = 10.0  # save the vector index at least this often during an import
+SAVE_EVERY_S = 10.0  # save the vector indexes at least this often during an import
 DEFAULT_COLLECTION = "library"
-TITLE_CHARS = 120  # at most this much of a document's title is embedded with each passage
-EMBEDDING_RECIPE = 2  # what a passage's vector is of: 1 the passage alone, 2 title + passage
+
+__all__ = ["EMBEDDING_RECIPE", "ImportRun", "Progress", "context_title", "delete_document",
+           "embedding_text"]
 
 
-def context_title(title: str | None) -> str:
-    """The part of a document's title that is embedded with each of its passages."""
-    return " ".join((title or "").split())[:TITLE_CHARS]
-
-
-def embedding_text(title: str | None, text: str) -> str:
-    """What is embedded for a passage: the document's title on a line before the passage,
-    unless the passage already holds it. A passage under "Exit tickets" in a book called
-    "Formative Assessment in Practice" is about checking understanding, and only the title
-    says so. The stored, searched and quoted text is the passage alone; chunks are sized
-    to leave room for the title within the embedder's sequence length."""
-    title = context_title(title)
-    return f"{title}\n{text}" if title and title.lower() not in text.lower() else text
-
-
-class ImportTarget(Protocol):
-    """What an import writes to: the library's SQLite store and its vector index."""
-
-    con: sqlite3.Connection
-
-    @property
-    def embedder(self) -> Embedder: ...
-
-    @property
-    def index(self) -> VectorIndex: ...
+class ImportTarget(DocumentTarget, Protocol):
+    """What an import writes to: the library's SQLite store and its vector indexes."""
 
     @property
     def index_loaded(self) -> bool: ...
 
     def compact_index(self) -> None: ...
+
+    def save_indexes(self) -> None: ...
 
 
 @dataclass
@@ -149,7 +131,7 @@ class ImportRun:
         self.target.compact_index()
         report = self.report
         if self.target.index_loaded or report.chunks_added or report.removed:
-            self.target.index.save(store.current_seq(self.con))
+            self.target.save_indexes()
         return report
 
     # -- 1. scan -------------------------------------------------------------------------
@@ -373,16 +355,20 @@ class ImportRun:
         vectors = (
             self.target.embedder.encode(texts) if texts else np.zeros((0, 1), np.float32)
         )
-        offset = 0
+        parts, offset = [], 0
         for queued in queue:
-            n = len(queued.chunks)
-            self._commit(queued, vectors[offset : offset + n])
-            offset += n
-            self._chunks_done += n
+            parts.append(vectors[offset : offset + len(queued.chunks)])
+            offset += len(queued.chunks)
+        doc_vectors = documents.document_vectors(
+            self.target.embedder, [(q.parsed.title, q.parsed.text, v)
+                                   for q, v in zip(queue, parts, strict=True)])
+        for queued, part, doc_vector in zip(queue, parts, doc_vectors, strict=True):
+            self._commit(queued, part, doc_vector)
+            self._chunks_done += len(queued.chunks)
             self._done += 1
         self._report_rate()
         if time.perf_counter() - self._last_save > SAVE_EVERY_S:
-            self.target.index.save(store.current_seq(self.con))
+            self.target.save_indexes()
             self._last_save = time.perf_counter()
 
     def _report_rate(self) -> None:
@@ -403,82 +389,22 @@ class ImportRun:
             )
         )
 
-    def _commit(self, queued: _Queued, vectors: np.ndarray) -> None:
-        """One document and its chunks in one transaction, then into the vector index."""
+    def _commit(self, queued: _Queued, vectors: np.ndarray, doc_vector: np.ndarray) -> None:
+        """One document, its chunks and its vector in one transaction, then into the
+        vector indexes."""
         doc, file, info = queued.parsed, queued.file, queued.info
-        old_ids: list[int] = []
-        with transaction(self.con) as con:
-            if queued.existing_id is not None:
-                old_ids = [
-                    r[0]
-                    for r in con.execute(
-                        "SELECT id FROM chunks WHERE document_id=?", (queued.existing_id,)
-                    )
-                ]
-                con.execute("DELETE FROM chunks WHERE document_id=?", (queued.existing_id,))
-                con.execute(
-                    "UPDATE documents SET collection=?, category=?, title=?, topic=?, format=?,"
-                    " size=?, mtime_ns=?, sha256=?, status='ok', duplicate_of=NULL, text=?,"
-                    " imported_at=strftime('%Y-%m-%dT%H:%M:%SZ','now') WHERE id=?",
-                    (
-                        file.collection,
-                        file.category,
-                        doc.title,
-                        doc.topic,
-                        doc.meta.get("format", ""),
-                        info.st_size,
-                        info.st_mtime_ns,
-                        queued.sha256,
-                        doc.text,
-                        queued.existing_id,
-                    ),
-                )
-                doc_id = queued.existing_id
-            else:
-                cur = con.execute(
-                    "INSERT INTO documents(path, collection, category, title, topic, format, size,"
-                    " mtime_ns, sha256, text) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        str(file.path),
-                        file.collection,
-                        file.category,
-                        doc.title,
-                        doc.topic,
-                        doc.meta.get("format", file.path.suffix.lstrip(".")),
-                        info.st_size,
-                        info.st_mtime_ns,
-                        queued.sha256,
-                        doc.text,
-                    ),
-                )
-                doc_id = int(cur.lastrowid or 0)
-            new_ids = []
-            for ordinal, (chunk, vec) in enumerate(zip(queued.chunks, vectors, strict=True)):
-                cur = con.execute(
-                    "INSERT INTO chunks(document_id, ord, text, start, end, page, heading, vector)"
-                    " VALUES (?,?,?,?,?,?,?,?)",
-                    (
-                        doc_id,
-                        ordinal,
-                        chunk.text,
-                        chunk.start,
-                        chunk.end,
-                        chunk.page,
-                        chunk.heading or "",
-                        vec.astype(np.float32).tobytes(),
-                    ),
-                )
-                new_ids.append(int(cur.lastrowid or 0))
-            con.execute("DELETE FROM failures WHERE path=?", (str(file.path),))
-            store.bump_seq(con)
-        index = self.target.index
-        index.add(new_ids, vectors)
-        index.delete(old_ids)
+        documents.commit(self.target, queued.existing_id, {
+            "path": str(file.path), "collection": file.collection, "category": file.category,
+            "title": doc.title, "topic": doc.topic,
+            "format": doc.meta.get("format", "" if queued.existing_id is not None
+                                   else file.path.suffix.lstrip(".")),
+            "size": info.st_size, "mtime_ns": info.st_mtime_ns, "sha256": queued.sha256,
+            "text": doc.text}, queued.chunks, vectors, doc_vector)
         if queued.existing_id is not None:
             self.report.updated += 1
         else:
             self.report.added += 1
-        self.report.chunks_added += len(new_ids)
+        self.report.chunks_added += len(queued.chunks)
 
     # -- 5. remove what is gone --------------------------------------------------------------
     def remove_gone(self) -> None:
@@ -486,16 +412,3 @@ class ImportRun:
             delete_document(self.target, row["id"])
             self.report.removed += 1
 
-
-def delete_document(target: ImportTarget, doc_id: int) -> None:
-    """Delete a document and its chunks; a duplicate of it takes its place on the next sync."""
-    with transaction(target.con) as con:
-        ids = [r[0] for r in con.execute("SELECT id FROM chunks WHERE document_id=?", (doc_id,))]
-        con.execute("DELETE FROM chunks WHERE document_id=?", (doc_id,))
-        con.execute(
-            "UPDATE documents SET status='failed', mtime_ns=0 WHERE duplicate_of=?", (doc_id,)
-        )
-        con.execute("DELETE FROM documents WHERE id=?", (doc_id,))
-        store.bump_seq(con)
-    if ids:
-        target.index.delete(ids)

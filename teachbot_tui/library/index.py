@@ -1,7 +1,8 @@
-"""The on-disk hnswlib index of chunk vectors.
+"""An on-disk hnswlib index: of chunk vectors (``vectors.hnsw``) or of document vectors
+(``documents.hnsw``).
 
-SQLite is the source of truth: every chunk row carries its vector, and the chunk id is the
-hnswlib label. The index file is a cache of those vectors that can always be repaired: a
+SQLite is the source of truth: every chunk row (document vector row) carries its vector, and
+the chunk (document) id is the hnswlib label. The index file is a cache of those vectors that can always be repaired: a
 sidecar JSON records the database sequence number the file was saved at, and on open a
 mismatch (a crash between commit and save) is repaired from SQLite: missing labels are added,
 labels without a chunk are marked deleted. Saving writes a temporary file and renames it.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -100,6 +102,20 @@ class VectorIndex:
             except RuntimeError:  # fewer reachable live elements than k
                 return []
         return [(int(lab), 1.0 - float(d)) for lab, d in zip(labels[0], dists[0], strict=True)]
+
+    def repair_from(self, con: sqlite3.Connection, ids_sql: str, rows_sql: str) -> None:
+        """Make the labels those of ``ids_sql``'s rows: mark the others deleted and add the
+        missing ones' vectors, read by ``rows_sql`` (``(id, vector)`` rows, ``{marks}`` for
+        the id placeholders)."""
+        db_ids = {r[0] for r in con.execute(ids_sql)}
+        labels = self.labels()
+        self.delete(labels - db_ids)
+        missing = sorted(db_ids - labels)
+        for i in range(0, len(missing), 5000):
+            part = missing[i : i + 5000]
+            rows = con.execute(rows_sql.format(marks=",".join("?" * len(part))), part).fetchall()
+            self.add([r[0] for r in rows],
+                     np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]))
 
     def save(self, seq: int) -> None:
         with self.lock:

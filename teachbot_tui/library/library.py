@@ -2,7 +2,8 @@
 
 Data flows one way: files -> parse -> chunk -> embed -> SQLite (+FTS5) -> hnswlib. SQLite
 is committed one document at a time, so a crash loses at most the documents in flight; the
-vector index is repaired from SQLite on open (see :mod:`.index`).
+vector indexes (passages, and one vector per document) are repaired from SQLite on open (see
+:mod:`.index`).
 
 :class:`Library` is the face the CLI and the app use. It owns the SQLite store, the embedder
 and the vector index; the import pipeline is :mod:`.importer`, search is :mod:`.search`.
@@ -11,7 +12,7 @@ Threads. One ``Library`` is used from several threads at once (the app searches 
 import runs, and opens passages and lists documents meanwhile). Every thread gets its own
 SQLite connection (WAL: readers never wait for a writer and see only committed documents;
 writers queue on SQLite's write lock for one transaction at a time). The vector index is one
-object with its own lock; it is made, reloaded and repaired under the library's lock. Writing
+object with its own lock (so is the document index); they are made, reloaded and repaired under the library's lock. Writing
 (import, sync, reembed, removal) holds the cross-process writer lock while any writer of this
 process runs; one import runs at a time. :meth:`close` waits for the calls in progress.
 """
@@ -29,8 +30,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-import numpy as np
-
 from .. import defaults
 from ..config import Settings
 from ..config import load as load_settings
@@ -38,19 +37,14 @@ from ..engine.base import Cancel
 from ..paths import Paths
 from . import search as searching
 from . import store
+from .documents import EMBEDDING_RECIPE, embedding_text
 from .embedder import Embedder
-from .importer import (
-    EMBED_BATCH_CHUNKS,
-    EMBEDDING_RECIPE,
-    ImportRun,
-    Progress,
-    delete_document,
-    embedding_text,
-)
+from .importer import ImportRun, Progress, delete_document
+from .indexes import VectorIndexes
 from .keywords import KeywordPlanner
-from .store import transaction
 from .types import (
     CollectionInfo,
+    DocumentHit,
     DocumentInfo,
     Failure,
     Hit,
@@ -61,11 +55,10 @@ from .types import (
     Passage,
 )
 
+__all__ = ["Library", "embedding_text"]
+
 if TYPE_CHECKING:
-    from .index import VectorIndex
-
-COMPACT_WASTE = 0.3  # rebuild the index when this share of its labels is deleted
-
+    pass
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,7 +77,7 @@ def _call(method: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-class Library:
+class Library(VectorIndexes):
     """One library folder: its SQLite store, the embedder and the vector index, opened lazily.
     Import and removal take the single-writer lock; searching and reading never wait for it."""
 
@@ -99,8 +92,9 @@ class Library:
         self.dir = self.paths.library_dir
         self._embedder = embedder
         self._owns_embedder = embedder is None  # one handed in is closed by its owner
-        self._index: VectorIndex | None = None
-        self._index_stamp: int | None = None
+        self._index = None
+        self._document_index = None
+        self._index_stamp = None
         self._lock = store.WriterLock(self.dir / "write.lock")
         self._embedder_checked = False
         self._writing = False
@@ -177,50 +171,6 @@ class Library:
             self._embedder = Embedder(path, self.paths.embedding_cache)
         return self._embedder
 
-    @property
-    def index(self) -> VectorIndex:
-        """The vector index, loaded on first use and reloaded when another process saved a
-        newer one; either way repaired from SQLite if it is behind."""
-        from .index import VectorIndex
-
-        with self._state:
-            if self._index is None:
-                self._index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
-                self._index_stamp = self._meta_stamp()
-                self._repair_index()
-            elif not self._writing and self._meta_stamp() != self._index_stamp:
-                # another process saved a newer index: reload it
-                self._index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
-                self._index_stamp = self._meta_stamp()
-                self._repair_index()
-            return self._index
-
-    def _meta_stamp(self) -> int | None:
-        try:
-            return (self.dir / "vectors.json").stat().st_mtime_ns
-        except OSError:
-            return None
-
-    def _repair_index(self) -> None:
-        idx = self._index
-        assert idx is not None
-        seq = store.current_seq(self.con)
-        if idx.seq == seq:
-            return
-        db_ids = {r[0] for r in self.con.execute("SELECT id FROM chunks")}
-        labels = idx.labels()
-        idx.delete(labels - db_ids)
-        missing = sorted(db_ids - labels)
-        for i in range(0, len(missing), 5000):
-            part = missing[i : i + 5000]
-            rows = self.con.execute(
-                f"SELECT id, vector FROM chunks WHERE id IN ({','.join('?' * len(part))})", part
-            ).fetchall()
-            idx.add([r[0] for r in rows],
-                    np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows]))
-        if self._writing:
-            idx.save(seq)
-
     def close(self, timeout: float | None = None) -> None:
         """Wait for the calls in progress (an import: until it ends or is cancelled), then
         close every connection and the embedder. Later calls get a LibraryError."""
@@ -282,6 +232,7 @@ class Library:
                 self._lock.acquire()  # LibraryBusy when another process writes
             self._writers += 1
             self._writing = True
+            self._store_document_vectors()
         try:
             yield
         finally:
@@ -291,33 +242,12 @@ class Library:
                     self._writing = False
                     self._lock.release()
 
-    @property
-    def index_loaded(self) -> bool:
-        return self._index is not None
-
-    def compact_index(self) -> None:
-        """Rebuild the vector index from SQLite once too many of its labels are deleted."""
-        with self._state:
-            if self._index is None:
-                return
-            idx = self._index
-            if idx.count >= 2048 and idx.deleted > COMPACT_WASTE * idx.count:
-                live = self.con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-                idx.reset(int(live * 1.5))
-                self._repair_index()
-
     # -- the embedder the vectors came from --------------------------------------------
     @_call
     def embedding_stamp(self) -> dict[str, object] | None:
         """Which embedder (``model``: its fingerprint) and recipe made the stored vectors."""
         row = self.con.execute("SELECT value FROM meta WHERE key='embedding'").fetchone()
         return json.loads(row[0]) if row else None
-
-    def _set_embedding_stamp(self, recipe: int) -> None:
-        stamp = json.dumps({"model": self.embedder.model_id, "recipe": recipe})
-        with transaction(self.con):
-            self.con.execute("INSERT INTO meta(key, value) VALUES ('embedding', ?) "
-                             "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (stamp,))
 
     def _check_embedder(self, writing: bool) -> None:
         """Vectors of different models do not mix: refuse to search or add to a library
@@ -329,7 +259,9 @@ class Library:
         if stamp is None or not has_chunks:
             # a new library, or one from before stamps (its vectors: this embedder, recipe 1)
             if writing:
-                self._set_embedding_stamp(1 if has_chunks else EMBEDDING_RECIPE)
+                from .reembed import set_stamp
+
+                set_stamp(self, 1 if has_chunks else EMBEDDING_RECIPE)
         elif stamp.get("model") != self.embedder.model_id:
             raise LibraryError(
                 f"the library's passages were embedded with {stamp.get('model')}, not with the "
@@ -349,42 +281,13 @@ class Library:
     @_call
     def reembed(self, progress: Progress | None = None, cancel: Cancel | None = None) -> int:
         """Embed every passage again with the configured embedder and the current recipe,
-        then rebuild the vector index; returns the number of passages. Interrupted, the old
-        stamp stays and the next run starts over."""
-        from .index import VectorIndex
+        remake the document vectors, then rebuild the vector indexes; returns the number of
+        passages. Interrupted, the old stamp stays and the next run starts over."""
+        from .reembed import reembed
 
-        emit = progress or (lambda _p: None)
-        t0 = time.perf_counter()
         with self._writer():
-            con = self.con
-            rows = con.execute("SELECT c.id, c.text, d.title FROM chunks c JOIN documents d "
-                               "ON d.id = c.document_id ORDER BY c.id").fetchall()
-            total = len(rows)
-            for start in range(0, total, EMBED_BATCH_CHUNKS):
-                if cancel is not None and cancel.is_set:
-                    return start
-                part = rows[start:start + EMBED_BATCH_CHUNKS]
-                vectors = self.embedder.encode([embedding_text(r[2], r[1]) for r in part])
-                with transaction(con):
-                    con.executemany("UPDATE chunks SET vector=? WHERE id=?",
-                                    [(v.astype(np.float32).tobytes(), r[0])
-                                     for r, v in zip(part, vectors, strict=True)])
-                done = start + len(part)
-                rate = done / max(time.perf_counter() - t0, 1e-9)
-                emit(ImportProgress("reembed", done, total, done, round(rate, 1),
-                                    (total - done) / rate if rate else None))
-            # the index is rebuilt from the new vectors and saved before the stamp says
-            # they are new: killed in between, the old stamp asks for another run
-            with transaction(con):
-                store.bump_seq(con)
-            with self._state:
-                self._index = VectorIndex(self.dir / "vectors.hnsw", self.embedder.dim)
-                self._index.reset(int(total * 1.5))
-                self._repair_index()  # adds every vector from SQLite, saves at the new seq
-                self._index_stamp = self._meta_stamp()
-            self._set_embedding_stamp(EMBEDDING_RECIPE)
+            total = reembed(self, progress, cancel)
             self._embedder_checked = False
-            emit(ImportProgress("done", total, total, total))
             return total
 
     # -- removal -------------------------------------------------------------------------
@@ -410,7 +313,7 @@ class Library:
                 delete_document(self, r[0])
             self.con.execute(forget, forget_args)
             if rows:
-                self.index.save(store.current_seq(self.con))
+                self.save_indexes()
             return len(rows)
 
     # -- reading -------------------------------------------------------------------------
@@ -497,10 +400,40 @@ class Library:
         threshold: float | None = None,
         per_document: int | None = None,
     ) -> list[Hit]:
-        """Top ``k`` passages for ``query``: hybrid (vectors + BM25, reciprocal-rank fused),
-        vector-only or keyword-only. ``threshold`` drops passages whose cosine similarity
-        to the query is lower. No document contributes more than ``per_document`` hits."""
+        """Top ``k`` passages for ``query``: hybrid (vectors + BM25 + document vectors,
+        reciprocal-rank fused), vector-only or keyword-only. ``threshold`` drops passages
+        whose cosine similarity to the query is lower. No document contributes more than
+        ``per_document`` hits."""
         k = k or self.settings.retrieval_k
+        return self._search(query, k, collection, mode, threshold,
+                            per_document or max(2, (k + 2) // 3), False)
+
+    @_call
+    def search_documents(
+        self,
+        query: str,
+        k: int | None = None,
+        collection: str | None = None,
+        mode: str | None = None,
+        threshold: float | None = None,
+        passages: int = 3,
+    ) -> list[DocumentHit]:
+        """The ``k`` best documents for ``query``, each with up to ``passages`` of its best
+        passages (ranked as :meth:`search` ranks them), best document first."""
+        hits = self._search(query, k or self.settings.retrieval_k, collection, mode,
+                            threshold, max(1, passages), True)
+        groups: dict[int, list[Hit]] = {}
+        for h in hits:
+            groups.setdefault(h.document_id, []).append(h)
+        titles = dict(self.con.execute(
+            f"SELECT id, title FROM documents WHERE id IN ({','.join('?' * len(groups))})",
+            list(groups)).fetchall()) if groups else {}
+        return [DocumentHit(doc_id, g[0].path, g[0].collection, titles.get(doc_id), g[0].topic,
+                            max(h.score for h in g), g[0].fused, g)
+                for doc_id, g in groups.items()]
+
+    def _search(self, query: str, k: int, collection: str | None, mode: str | None,
+                threshold: float | None, per_document: int, by_document: bool) -> list[Hit]:
         mode = mode or self.settings.retrieval_mode
         if mode not in searching.MODES:
             raise LibraryError(f"unknown search mode {mode!r}: use hybrid, vector or keyword")
@@ -510,7 +443,8 @@ class Library:
         if mode != "keyword":
             self._check_embedder(writing=False)
         vector = self.embedder.encode_query(query) if mode in ("hybrid", "vector") else None
-        request = searching.Query(query, vector, mode, k, collection, threshold,
-                                  per_document or max(2, (k + 2) // 3))
+        request = searching.Query(query, vector, mode, k, collection, threshold, per_document,
+                                  by_document, searching.DOCUMENT_WEIGHT)
         index = self.index if vector is not None else None
-        return searching.search(self.con, self.keywords, index, request)
+        documents = self.document_index if mode == "hybrid" else None
+        return searching.search(self.con, self.keywords, index, request, documents)

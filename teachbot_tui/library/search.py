@@ -4,6 +4,17 @@
 ``fetch`` best BM25 matches, score each candidate with :func:`fused_score`, and keep the best
 ``k``, at most ``per_document`` from one document and no passage twice. When one long document
 fills every candidate slot, the next round fetches four times as many.
+
+Hybrid search has a third signal: the documents whose vectors (:mod:`.documents`) are nearest
+the question. The best passage of each of the ``DOCUMENT_FETCH`` nearest documents counts as
+near the question as its document is: its vector term ``1 / (RRF_K + passage rank)`` becomes
+``DOCUMENT_WEIGHT / (RRF_K + document rank)`` when that is more. The best passages of the
+``DOCUMENT_EXPAND`` nearest documents join the candidates if none of theirs is among them. A
+document that matches as a whole rises even when no single passage of it stands out; a
+one-passage document, whose vector is its passage's, keeps its place.
+
+With ``Query.documents`` the result is ``k`` distinct documents, each with up to
+``per_document`` of its best passages, documents in the order of their best passage.
 """
 
 from __future__ import annotations
@@ -23,6 +34,12 @@ if TYPE_CHECKING:
 RRF_K = 10  # tuned on scripts/data/beir-* with eval_retrieval.py --tune (docs/retrieval.md)
 KEYWORD_WEIGHT = 1.0  # a BM25 rank counts like a vector rank, times coverage ** COVERAGE_POWER
 COVERAGE_POWER = 2  # share of the question's words in the passage, squared (see .keywords)
+# the document signal, tuned on the tuning halves of scripts/data/beir-* (docs/retrieval.md):
+# a document's best passage counts as near the question as the document is, weighted by this
+# (1: a document rank counts like a passage rank, so one-passage documents are unchanged)
+DOCUMENT_WEIGHT = 1.0
+DOCUMENT_FETCH = 20  # nearest documents whose best passages are lifted
+DOCUMENT_EXPAND = 10  # nearest documents whose best passages join the candidates
 MODES = ("hybrid", "vector", "keyword")
 
 
@@ -54,6 +71,8 @@ class Query:
     collection: str | None
     threshold: float | None
     per_document: int
+    documents: bool = False  # k distinct documents, each with its best passages
+    document_weight: float = DOCUMENT_WEIGHT  # 0: no document signal
 
 
 def search(
@@ -61,16 +80,20 @@ def search(
     keywords: KeywordPlanner,
     index: VectorIndex | None,
     query: Query,
+    document_index: VectorIndex | None = None,
 ) -> list[Hit]:
-    """The top ``query.k`` passages; ``index`` is needed when the query has a vector."""
+    """The top ``query.k`` passages (or documents' passages, grouped); ``index`` is needed
+    when the query has a vector, ``document_index`` for the document signal."""
     fetch = max(50, query.k * 5)
     while True:
-        out, exhausted, lowest = search_round(con, keywords, index, query, fetch)
+        out, exhausted, lowest = search_round(con, keywords, index, query, fetch,
+                                              document_index)
+        found = len({h.document_id for h in out}) if query.documents else len(out)
         # one long document can fill every candidate slot: widen until k or exhausted,
         # but not past the threshold (candidates come best first)
         below = query.threshold is not None and lowest is not None and lowest < query.threshold
         if (
-            len(out) >= query.k
+            found >= query.k
             or exhausted
             or below
             or fetch >= con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
@@ -85,6 +108,7 @@ def search_round(
     index: VectorIndex | None,
     query: Query,
     fetch: int,
+    document_index: VectorIndex | None = None,
 ) -> tuple[list[Hit], bool, float | None]:
     """(hits, whether the candidates ran out, the lowest vector similarity seen)."""
     widen = 4 if query.collection else 1
@@ -105,7 +129,39 @@ def search_round(
         return [], True, lowest
     hits = fetch_hits(con, dict.fromkeys(vector + keyword), query.vector, query.collection)
     _fuse(hits, vector, keyword, keywords, plan, query.vector is not None)
+    if (query.mode == "hybrid" and query.vector is not None and document_index is not None
+            and query.document_weight > 0):
+        hits += _document_signal(con, document_index, query, hits, widen, vector)
     return _best(hits, query), exhausted, lowest
+
+
+def _document_signal(con: sqlite3.Connection, document_index: VectorIndex, query: Query,
+                     hits: list[Hit], widen: int, vector: list[int]) -> list[Hit]:
+    """Lift the best hit of each document nearest the question to its document's rank;
+    returns the best passages of the nearest documents that had no candidate, lifted
+    likewise."""
+    assert query.vector is not None
+    nearest = document_index.query(query.vector, DOCUMENT_FETCH * widen)
+    rank = {doc_id: i for i, (doc_id, _score) in enumerate(nearest)}
+    have = {h.document_id for h in hits}
+    expand = [d for d, _s in nearest[:DOCUMENT_EXPAND * widen] if d not in have]
+    extra = fetch_document_hits(con, expand, query.vector, query.collection, query.per_document)
+    # only each document's best passage is lifted: the document's place in the ranking
+    # moves, its weaker passages do not crowd out other documents' better ones
+    best: dict[int, Hit] = {}
+    for h in hits + extra:
+        if h.document_id not in best or (h.fused, h.score) > (best[h.document_id].fused,
+                                                               best[h.document_id].score):
+            best[h.document_id] = h
+    vector_rank = {cid: i for i, cid in enumerate(vector)}
+    for doc_id, h in best.items():
+        r = rank.get(doc_id)
+        if r is None:
+            continue
+        own = vector_rank.get(h.chunk_id)
+        own_score = 0.0 if own is None else 1.0 / (RRF_K + own + 1)
+        h.fused += max(0.0, query.document_weight / (RRF_K + r + 1) - own_score)
+    return extra
 
 
 def _keyword_candidates(con: sqlite3.Connection, plan: KeywordQuery, limit: int) -> list[int]:
@@ -145,22 +201,47 @@ def _fuse(
 
 def _best(hits: list[Hit], query: Query) -> list[Hit]:
     """The best ``k`` hits over the threshold, no passage text twice, at most
-    ``per_document`` from one document."""
+    ``per_document`` from one document; with ``query.documents``, the best passages of the
+    best ``k`` documents, grouped by document."""
     if query.threshold is not None and query.vector is not None:
         hits = [h for h in hits if h.score >= query.threshold]
     hits.sort(key=lambda h: (-h.fused, -h.score))
     out: list[Hit] = []
     per_doc: dict[int, int] = {}
     seen_text: set[str] = set()
+    groups: dict[int, list[Hit]] = {}
     for h in hits:
         key = " ".join(h.text.split())
         if key in seen_text or per_doc.get(h.document_id, 0) >= query.per_document:
             continue
+        if query.documents and h.document_id not in groups and len(groups) == query.k:
+            continue  # k documents found: only their further passages count now
         seen_text.add(key)
         per_doc[h.document_id] = per_doc.get(h.document_id, 0) + 1
         out.append(h)
-        if len(out) == query.k:
+        groups.setdefault(h.document_id, []).append(h)
+        if not query.documents and len(out) == query.k:
             break
+    return [h for group in groups.values() for h in group] if query.documents else out
+
+
+def fetch_document_hits(
+    con: sqlite3.Connection,
+    doc_ids: list[int],
+    query_vector: np.ndarray,
+    collection: str | None,
+    per_document: int,
+) -> list[Hit]:
+    """The ``per_document`` passages of each document nearest ``query_vector``."""
+    if not doc_ids:
+        return []
+    hits = fetch_hits(con, dict.fromkeys(doc_ids), query_vector, collection, "c.document_id")
+    hits.sort(key=lambda h: -h.score)
+    out, taken = [], dict.fromkeys(doc_ids, 0)
+    for h in hits:
+        if taken[h.document_id] < per_document:
+            taken[h.document_id] += 1
+            out.append(h)
     return out
 
 
@@ -169,13 +250,15 @@ def fetch_hits(
     ids: dict[int, None],
     query_vector: np.ndarray | None,
     collection: str | None,
+    by: str = "c.id",
 ) -> list[Hit]:
-    """The rows of ``ids`` (in the collection, if given), scored by cosine similarity to
-    ``query_vector``; ``fused`` is left at 0 for the caller."""
+    """The rows of ``ids`` (chunk ids, or document ids with ``by="c.document_id"``; in the
+    collection, if given), scored by cosine similarity to ``query_vector``; ``fused`` is
+    left at 0 for the caller."""
     sql = (
         "SELECT c.id, c.document_id, c.text, c.start, c.end, c.page, c.heading, c.vector,"
         " d.path, d.collection, d.topic FROM chunks c JOIN documents d ON d.id=c.document_id"
-        f" WHERE c.id IN ({','.join('?' * len(ids))})"
+        f" WHERE {by} IN ({','.join('?' * len(ids))})"
     )
     args: list[object] = list(ids)
     if collection:

@@ -1,7 +1,8 @@
 """The library's SQLite database and its single-writer lock.
 
 Tables: ``roots`` (imported folders/files), ``documents``, ``chunks`` (text, offsets,
-page, heading, vector) and ``chunks_fts`` (FTS5, porter stemming). ``meta.seq`` grows with
+page, heading, vector), ``chunks_fts`` (FTS5, porter stemming) and ``document_vectors`` (one
+vector per document). ``meta.seq`` grows with
 every committed change; the hnswlib index records the seq it was saved at.
 """
 
@@ -71,6 +72,14 @@ SCHEMA = [
         path TEXT PRIMARY KEY,
         reason TEXT NOT NULL,
         at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now'))
+    );
+    """,
+    # 2: a vector per document (library/documents.py); existing documents get theirs from
+    # their passages' vectors when the document index is first repaired
+    """
+    CREATE TABLE document_vectors (
+        document_id INTEGER PRIMARY KEY REFERENCES documents(id) ON DELETE CASCADE,
+        vector BLOB NOT NULL
     );
     """,
 ]

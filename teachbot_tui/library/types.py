@@ -66,6 +66,23 @@ class Hit:
 
 
 @dataclass
+class DocumentHit:
+    """A document found by a search, with its best passages (best first)."""
+
+    document_id: int
+    path: str
+    collection: str
+    title: str | None
+    topic: str | None
+    score: float  # its best passage's cosine similarity to the query
+    fused: float  # its best passage's fused score, by which documents are ordered
+    hits: list[Hit] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class DocumentInfo:
     id: int
     path: str

@@ -1,8 +1,12 @@
-"""The library screen: collections and documents, import a folder with progress, sync, remove.
+"""The library screen: collections and documents, search them, import a folder with
+progress, sync, remove.
 
 The tables lay their columns out for the width they have (a document's file name first, then
 its folder; the least useful columns go first on narrow terminals) and the line under them
-shows every detail of the highlighted document.
+shows every detail of the highlighted document. The search box above the documents lists
+the documents that best match what it says (``Library.search_documents``: the document as a
+whole and its passages), best first, in the selected collection; the line under the table
+then also shows the highlighted document's best passages. An empty search lists them all.
 """
 
 from __future__ import annotations
@@ -37,6 +41,13 @@ if TYPE_CHECKING:
 
 ALL = "\x00all"  # row key of "All documents" (cannot be a collection name)
 PROGRESS_EVERY_S = 0.1
+SEARCH_DOCUMENTS = 10  # documents a search lists
+SEARCH_PASSAGES = 2  # best passages shown with the highlighted one
+SEARCH_HINTS = (
+    "Search the documents: say what a document is about, in your own words (Enter)",
+    "Search the documents (Enter)",
+    "Search",
+)
 
 
 IMPORT_HINTS = (
@@ -79,6 +90,17 @@ def document_detail(d: Any) -> Content:
                             f"collection {safe_line(d.collection)} · {safe_line(d.format)} · "
                             f"{d.chunks} chunk{'s' if d.chunks != 1 else ''} · imported "
                             f"{safe_line((d.imported_at or '?')[:10])}")
+
+
+def match_detail(match: Any) -> Content:
+    """A found document's best passages, for the line under the table."""
+    parts: list[str | tuple[str, str]] = []
+    for h in match.hits[:SEARCH_PASSAGES]:
+        where = f"p. {h.page} · " if h.page else ""
+        heading = f"{h.heading}: " if h.heading else ""
+        parts.append((f"\n{h.score:.2f} ", "bold"))
+        parts.append(safe_line(f"{where}{heading}{' '.join(h.text.split())}", limit=240))
+    return Content.assemble(*parts)
 
 
 def progress_line(p: Any) -> str:
@@ -125,6 +147,8 @@ class LibraryScreen(Screen[None]):
         self.documents: list[Any] = []
         self.collections: list[Any] = []
         self.last_report: Any = None
+        self.search_text = ""  # the search the documents are listed for ("": all of them)
+        self.matches: dict[str, Any] = {}  # path -> DocumentHit of the listed search
 
     @property
     def tapp(self) -> Host:
@@ -139,6 +163,7 @@ class LibraryScreen(Screen[None]):
             with Vertical(id="documents-pane"):
                 yield FitLabel(Content.styled("Documents", "bold"), classes="pane-title",
                                id="documents-title")
+                yield HintInput(id="document-search", placeholders=SEARCH_HINTS, compact=True)
                 yield FitTable(DOCUMENT_COLUMNS, id="documents")
                 yield Static("", id="document-detail")
         with Vertical(id="import-panel"):
@@ -185,20 +210,28 @@ class LibraryScreen(Screen[None]):
                                       f"The library is not available: {backend.library.error}",
                                       True)
             return
-        collection = self.collection
+        collection, search = self.collection, self.search_text
         try:
             collections = lib.collections()
             documents = lib.documents(collection)
+            matches = lib.search_documents(search, k=SEARCH_DOCUMENTS, collection=collection,
+                                           passages=SEARCH_PASSAGES) if search else None
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self._show_message, one_line(exc), True)
             return
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._fill, collections, documents, collection)
+            self.app.call_from_thread(self._fill, collections, documents, collection, search,
+                                      matches)
 
     def _fill(self, collections: list[Any], documents: list[Any],
-              collection: str | None = None) -> None:
-        if collection != self.collection:
-            return  # fetched for a collection no longer selected: a newer refresh follows
+              collection: str | None = None, search: str = "",
+              matches: list[Any] | None = None) -> None:
+        if collection != self.collection or search != self.search_text:
+            return  # fetched for a collection or search no longer chosen: a newer one follows
+        self.matches = {m.path: m for m in matches or []}
+        if matches is not None:  # the found documents, best first
+            by_path = {d.path: d for d in documents}
+            documents = [by_path[m.path] for m in matches if m.path in by_path]
         self.collections, self.documents = collections, documents
         cols = self.query_one("#collections", FitTable)
         # refilling moves the cursor (to row 0, then back to the selected collection): that
@@ -217,16 +250,22 @@ class LibraryScreen(Screen[None]):
         docs.set_rows((d.path, document_cells(d)) for d in documents)
         self._show_detail(docs.cursor_row)
         where = "all collections" if self.collection is None else f"“{self.collection}”"
-        title = (f"Documents in {safe_line(where)}: {len(documents)}" if documents
-                 else "No documents yet: type a folder below and press Enter to import it")
+        if search:
+            title = (f"{len(documents)} best matches in {safe_line(where)} for "
+                     f"“{safe_line(search, limit=60)}” (empty the search box for all)")
+        else:
+            title = (f"Documents in {safe_line(where)}: {len(documents)}" if documents
+                     else "No documents yet: type a folder below and press Enter to import it")
         self.query_one("#documents-title", FitLabel).update(Content.styled(title, "bold"))
 
     def _show_detail(self, row: int) -> None:
         detail = self.query_one("#document-detail", Static)
         detail.display = bool(self.documents)
         if self.documents:
-            detail.update(document_detail(self.documents[max(0, min(row, len(self.documents)
-                                                                    - 1))]))
+            doc = self.documents[max(0, min(row, len(self.documents) - 1))]
+            match = self.matches.get(doc.path)
+            detail.update(document_detail(doc) if match is None else
+                          Content.assemble(document_detail(doc), match_detail(match)))
 
     @on(DataTable.RowHighlighted, "#documents")
     def _on_document(self, event: DataTable.RowHighlighted) -> None:
@@ -239,6 +278,12 @@ class LibraryScreen(Screen[None]):
         if new != self.collection:
             self.collection = new
             self.refresh_lists()
+
+    @on(Input.Submitted, "#document-search")
+    def _on_search(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.search_text = event.value.strip()
+        self.refresh_lists()
 
     # -- import and sync -------------------------------------------------------------------
     @on(Input.Submitted, "#import-path")
