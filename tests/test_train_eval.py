@@ -33,7 +33,7 @@ def test_summary_is_the_seeds_statistics():
 def test_unknown_model_is_one_line(home):
     result = runner.invoke(app, ["eval", "--model", "nosuch", "--data", str(DATA / "chat.jsonl")])
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: no model named 'nosuch'; known models: default")
+    assert result.stderr.startswith("teachbot-train: no model named 'nosuch'; known models: default")
     bad = runner.invoke(app, ["eval", "--model", str(DATA / "qa.csv"), "--data", str(DATA / "chat.jsonl")])
     assert bad.exit_code == 1 and "not a GGUF model file" in bad.stderr
 
