@@ -90,23 +90,9 @@ def resolve_model(spec: str) -> Path:
 
 
 def make_generator(path: Path, n_ctx: int, max_tokens: int) -> Callable[[list[dict[str, str]]], str]:
-    """A function messages -> reply, greedy, through the app's engine when it is available."""
-    try:
-        from teachbot_tui.engine.base import Options
-        from teachbot_tui.engine.llama import LlamaEngine
-    except ImportError:
-        from llama_cpp import Llama
-
-        from trainer.gguf_io import silence_stderr
-
-        with silence_stderr():
-            llm = Llama(str(path), n_ctx=n_ctx, verbose=False)
-
-        def generate(messages: list[dict[str, str]]) -> str:
-            out = llm.create_chat_completion(messages, temperature=0.0, max_tokens=max_tokens)
-            return out["choices"][0]["message"]["content"] or ""
-
-        return generate
+    """A function messages -> reply, greedy, through the app's engine."""
+    from teachbot_tui.engine.base import Options
+    from teachbot_tui.engine.llama import LlamaEngine
 
     engine = LlamaEngine(path, n_ctx=n_ctx)
     options = Options(max_tokens=max_tokens, temperature=0.0)
