@@ -81,7 +81,7 @@ def test_shared_prefix_gives_the_same_loss_and_gradients(tiny):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from trainer.train import Example, collate, loss_sum
+    from trainer.batches import Example, collate, loss_sum
 
     tok = load_folder_tokenizer(tiny)
     torch.manual_seed(0)
