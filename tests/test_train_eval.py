@@ -26,7 +26,7 @@ def test_lcs_and_rouge_l():
     assert rouge_l("", "x") == 0.0
 
 
-def test_summary_is_the_seeds_statistics():
+def test_summary_is_mean_min_max_and_population_std():
     assert summary([0.5, 1.0]) == {"mean": 0.75, "min": 0.5, "max": 1.0, "std": 0.25}
 
 

@@ -2,9 +2,9 @@
 
 For each record the last assistant message is the reference; each model generates a reply
 (llama.cpp, temperature 0) from the messages before it, under the app's system prompt when
-the record has none. Per model: the seed guide's embedding similarity to the reference
-(cosine of normalized sentence-transformers vectors: mean, min, max, std), ROUGE-L F1 on
-words, and reply length statistics.
+the record has none. Per model: embedding similarity to the reference (cosine of normalized
+sentence-transformers vectors: mean, min, max, std), ROUGE-L F1 on words, and reply length
+statistics.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def rouge_l(candidate: str, reference: str) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    """mean, min, max and (population) std, as the seed guide reports them."""
+    """mean, min, max and (population) std, rounded to 4 places."""
     if not values:
         return {"mean": math.nan, "min": math.nan, "max": math.nan, "std": math.nan}
     return {

@@ -180,15 +180,13 @@ def _is_practice_scenario(obj: Any) -> bool:
 
 
 def _practice_file(path: Path, system_prompt: str) -> Iterator[tuple[int, Record | RecordError]]:
-    from teachbot_tui.practice.scenarios import validate_file
+    from teachbot_tui.practice.scenarios import ScenarioError, validate_file
 
     try:
         scenarios = validate_file(path)
-    except Exception as exc:  # a ScenarioError: path, line, field, message
-        field_ = getattr(exc, "field", "")
-        message = getattr(exc, "message", None) or str(exc).strip() or type(exc).__name__
-        line = getattr(exc, "line", None) or 0
-        yield 0, RecordError(path, line, f"{field_}: {message}" if field_ else message)
+    except ScenarioError as exc:
+        message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+        yield 0, RecordError(path, exc.line or 0, message)
         return
     lines = path.read_text(encoding="utf-8").splitlines()
     for scenario in scenarios:

@@ -19,7 +19,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.widgets import Button, Static
 
-from ...text import slug as text_slug
+from ...text import slug
 from ..keys import bindings
 from ..text import literal_line, safe_line, safe_text, shorten, storable
 from ..widgets.conversations import ConversationList
@@ -55,8 +55,9 @@ EMPTY_STATE = (
 )
 
 
-def slug(title: str) -> str:
-    return text_slug(title, 50) or "conversation"
+def export_name(title: str) -> str:
+    """The Markdown file a conversation is exported to by default, named after its title."""
+    return f"teachbot-{slug(title, 50) or 'conversation'}.md"
 
 
 class ChatScreen(SidePaneScreen):
@@ -238,7 +239,7 @@ class ChatScreen(SidePaneScreen):
         from .dialogs import InputDialog
 
         conversation_id = self.conversation_id
-        default = Path.home() / f"teachbot-{slug(self._title_of(conversation_id))}.md"
+        default = Path.home() / export_name(self._title_of(conversation_id))
 
         def done(target: str | None) -> None:
             if not target:
@@ -252,7 +253,7 @@ class ChatScreen(SidePaneScreen):
         try:
             text = self.tapp.backend.store.export_markdown(conversation_id)
             if path.is_dir():
-                path = path / f"teachbot-{slug(self._title_of(conversation_id))}.md"
+                path = path / export_name(self._title_of(conversation_id))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
