@@ -58,7 +58,7 @@ def train_cli(home: Path, *args: str) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, "-m", "trainer.cli", *args, "--json"], env=env,
                           cwd=ROOT, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
-        raise SystemExit(f"error: teachbot-train {args[0]} failed (exit {proc.returncode})")
+        raise SystemExit(f"train_default_adapter: teachbot-train {args[0]} failed (exit {proc.returncode})")
     out = proc.stdout.strip()
     start = out.find("{")
     return json.loads(out[start:]) if start >= 0 else {}

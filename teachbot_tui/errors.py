@@ -1,8 +1,10 @@
-"""Errors a teacher can fix, and how the ``teachbot`` command reports them.
+"""Errors a teacher can fix, and how the ``teachbot`` and ``teachbot-train`` commands report
+them.
 
 Every command, and the app when it cannot start, shows such an error as one line on stderr
-(``teachbot: <what to do>``) and exits 1, never with a traceback. Importing this module is
-cheap: the error classes are imported only when an exception needs sorting.
+(``teachbot: <what to do>``, ``teachbot-train: <what to do>``) and exits 1, never with a
+traceback. Importing this module is cheap: the error classes are imported only when an
+exception needs sorting.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextmanager
-def reported_as_one_line(prog: str = "teachbot") -> Iterator[None]:
-    """Run the body; a user error becomes ``prog: message`` and exit 1, Ctrl-C exit 130, a
-    closed output pipe exit 0. Any other exception is a bug and keeps its traceback."""
+def reported_as_one_line(prog: str = "teachbot",
+                         also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Run the body; a user error (one of :func:`user_errors`, or of ``also``: a command's own
+    error classes) becomes ``prog: message`` and exit 1, Ctrl-C exit 130, a closed output
+    pipe exit 0. Any other exception is a bug and keeps its traceback."""
     try:
         yield
     except KeyboardInterrupt:
@@ -44,7 +48,7 @@ def reported_as_one_line(prog: str = "teachbot") -> Iterator[None]:
     except BrokenPipeError:
         raise SystemExit(0) from None
     except Exception as exc:
-        if not isinstance(exc, user_errors()):
+        if not isinstance(exc, (*user_errors(), *also)):
             raise
         from .text import one_line
 

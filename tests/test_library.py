@@ -20,6 +20,7 @@ from teachbot_tui.library import Library, LibraryBusy
 from teachbot_tui.library.store import WriterLock
 from teachbot_tui.paths import Paths
 from teachbot_tui.testing import corpus
+from teachbot_tui.testing.hostile import make_hostile_corpus, remove_hostile_corpus
 
 from .conftest import VENV_BIN, cli_env, run_cli
 from .library_checks import check_consistency, documents_committed, make_many
@@ -42,12 +43,12 @@ def rank_of(hits: list, path: Path) -> int | None:
 def test_import_every_format_with_hostile_files(library: Library, tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     good = corpus.make_good_corpus(docs)
-    hostile = corpus.make_hostile_corpus(docs / "hostile", fifo=True)
+    hostile = make_hostile_corpus(docs / "hostile", fifo=True)
     present = {name for name, (path, _) in hostile.items() if os.path.lexists(path)}
     try:
         report = library.import_paths([docs], collection="school")
     finally:
-        corpus.remove_hostile_corpus(docs / "hostile")
+        remove_hostile_corpus(docs / "hostile")
     failed = {Path(f.path).name: f.reason for f in report.failed}
     imported = {Path(d.path).name for d in library.documents()}
     for path in good.values():

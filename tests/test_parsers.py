@@ -19,7 +19,8 @@ from teachbot_tui.library.formats import (
     parse_file,
     read_text_file,
 )
-from teachbot_tui.testing.corpus import HOSTILE_MAX_BYTES, make_good_corpus, make_hostile_corpus
+from teachbot_tui.testing.corpus import make_good_corpus
+from teachbot_tui.testing.hostile import HOSTILE_MAX_BYTES, make_hostile_corpus
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

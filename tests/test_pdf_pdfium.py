@@ -12,7 +12,8 @@ import pytest
 from teachbot_tui.library.formats import ParseError, parse_file
 from teachbot_tui.library.formats.pdf import parse_pdf as pypdf_parse
 from teachbot_tui.library.formats.pdfium import parse_pdf
-from teachbot_tui.testing.corpus import make_good_corpus, make_hostile_corpus
+from teachbot_tui.testing.corpus import make_good_corpus
+from teachbot_tui.testing.hostile import make_hostile_corpus
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 

@@ -26,14 +26,14 @@ def test_lcs_and_rouge_l():
     assert rouge_l("", "x") == 0.0
 
 
-def test_summary_is_the_seeds_statistics():
+def test_summary_is_mean_min_max_and_population_std():
     assert summary([0.5, 1.0]) == {"mean": 0.75, "min": 0.5, "max": 1.0, "std": 0.25}
 
 
 def test_unknown_model_is_one_line(home):
     result = runner.invoke(app, ["eval", "--model", "nosuch", "--data", str(DATA / "chat.jsonl")])
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: no model named 'nosuch'; known models: default")
+    assert result.stderr.startswith("teachbot-train: no model named 'nosuch'; known models: default")
     bad = runner.invoke(app, ["eval", "--model", str(DATA / "qa.csv"), "--data", str(DATA / "chat.jsonl")])
     assert bad.exit_code == 1 and "not a GGUF model file" in bad.stderr
 

@@ -81,7 +81,7 @@ def test_shared_prefix_gives_the_same_loss_and_gradients(tiny):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from trainer.train import Example, collate, loss_sum
+    from trainer.batches import Example, collate, loss_sum
 
     tok = load_folder_tokenizer(tiny)
     torch.manual_seed(0)
@@ -198,7 +198,7 @@ def test_export_cli_on_a_trained_run(tiny, data, tmp_path):
     assert adapter.exit_code == 0, adapter.output
     assert "the adapter applies to" in adapter.stdout
     missing = runner.invoke(app, ["export", str(tmp_path / "nope"), "--out", str(tmp_path / "x.gguf")])
-    assert missing.exit_code == 1 and missing.stderr.startswith("error: ") and "Traceback" not in missing.output
+    assert missing.exit_code == 1 and missing.stderr.startswith("teachbot-train: ") and "Traceback" not in missing.output
 
 
 @pytest.mark.slow
@@ -238,8 +238,8 @@ def test_quantize_base_without_a_gpu_is_one_line(tiny, data, tmp_path):
                                       str(tmp_path / "run"), "--quantize-base", "4bit", "--quiet"])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert result.stderr.strip().splitlines() == [
-        "error: --quantize-base 4bit needs an NVIDIA GPU with CUDA (bitsandbytes NF4) and this "
-        "machine has none; train without --quantize-base"]
+        "teachbot-train: --quantize-base 4bit needs an NVIDIA GPU with CUDA (bitsandbytes NF4) "
+        "and this machine has none; train without --quantize-base"]
     odd = CliRunner().invoke(app, ["train", "--data", str(data), "--base", str(tiny), "--out",
                                    str(tmp_path / "run2"), "--quantize-base", "3bit", "--quiet"])
     assert odd.exit_code == 1 and "unknown; the choice is 4bit" in odd.stderr

@@ -12,9 +12,7 @@ Every error a user can cause is printed as one line, with a non-zero exit.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import importlib
 import json
 import os
 import sys
@@ -25,11 +23,13 @@ from typing import Annotated, Any
 import typer
 
 from teachbot_tui import offline
-from teachbot_tui.text import one_line
+from teachbot_tui.errors import reported_as_one_line
 from teachbot_tui.training_format import RecordError
 
+PROG = "teachbot-train"
+
 app = typer.Typer(
-    name="teachbot-train",
+    name=PROG,
     help="Fine-tune a chat model with LoRA on scenarios and practice exports, export it as "
     "GGUF, and install it for teachbot.",
     no_args_is_help=True,
@@ -37,50 +37,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Exceptions that mean "the user can fix this": printed as one line, exit 1.
-USER_ERRORS = [
-    ("trainer.gguf_io", "TrainerError"),
-    ("teachbot_tui.registry", "RegistryError"),
-    ("teachbot_tui.defaults", "MissingModelError"),
-    ("teachbot_tui.gguf_info", "GGUFError"),
-    ("teachbot_tui.config", "ConfigError"),
-    ("teachbot_tui.engine.base", "EngineError"),
-    ("teachbot_tui.practice.scenarios", "ScenarioError"),
-    ("teachbot_tui.packs", "PackError"),
-    ("teachbot_tui.hub", "HubError"),
-    ("teachbot_tui.catalog", "CatalogError"),
-]
-
-
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    types: list[type[BaseException]] = [RecordError, OSError]
-    for module, name in USER_ERRORS:
-        with contextlib.suppress(ImportError, AttributeError):
-            types.append(getattr(importlib.import_module(module), name))
-    return tuple(types)
-
-
 def _rank0() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn user errors into ``error: ...`` on stderr and exit 1; Ctrl-C into exit 130."""
+def one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Report the user's errors as ``teachbot-train: ...`` on stderr and exit 1, the way
+    ``teachbot`` does (:func:`teachbot_tui.errors.reported_as_one_line`). Besides the app's own
+    errors, the trainer's, bad training records and files that cannot be read are the user's."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
+        from trainer.gguf_io import TrainerError
+
+        with reported_as_one_line(PROG, also=(TrainerError, RecordError, OSError)):
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            raise typer.Exit(130) from None
-        except Exception as exc:
-            if not isinstance(exc, _user_error_types()):
-                raise
-            print(f"error: {one_line(exc, limit=None)}", file=sys.stderr)
-            raise typer.Exit(1) from None
 
     return wrapper
 
@@ -104,7 +75,7 @@ def _resolve_base(base: str) -> str:
 
 
 @app.command()
-@friendly_errors
+@one_line_errors
 def prepare(
     inputs: Annotated[list[Path], typer.Argument(
         help="Files or folders: scenario JSON/YAML, chat or instruction JSONL, CSV, practice exports.")],
@@ -125,6 +96,7 @@ def prepare(
     Every problem is reported as FILE:LINE: MESSAGE. With problems, nothing is written and the exit status is 1, unless --skip-invalid. The split is deterministic for a given --seed.
     """  # noqa: E501 (one paragraph per line: the help reflows it)
     from trainer.data import prepare as run_prepare
+    from trainer.gguf_io import TrainerError
 
     if base is not None:
         offline.enforce()
@@ -138,12 +110,10 @@ def prepare(
             print(line, file=sys.stderr)
         _print_prepare(report)
     if report.errors and not skip_invalid:
-        print(f"error: {len(report.errors)} problem(s) in the data; fix them, or pass "
-              "--skip-invalid to drop those records", file=sys.stderr)
-        raise typer.Exit(1)
+        raise TrainerError(f"{len(report.errors)} problem(s) in the data; fix them, or pass "
+                           "--skip-invalid to drop those records")
     if not report.written:
-        print("error: no usable training records", file=sys.stderr)
-        raise typer.Exit(1)
+        raise TrainerError("no usable training records")
 
 
 def _print_prepare(report: Any) -> None:
@@ -176,7 +146,7 @@ def _print_prepare(report: Any) -> None:
 
 
 @app.command()
-@friendly_errors
+@one_line_errors
 def train(
     data: Annotated[Path, typer.Option(help="Folder written by `prepare` (train.jsonl, val.jsonl).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: adapter/, checkpoints/, run.json.")],
@@ -251,7 +221,7 @@ def train(
 
 
 @app.command()
-@friendly_errors
+@one_line_errors
 def export(
     run: Annotated[Path, typer.Argument(help="Run folder written by `train`.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="The .gguf file to write.")],
@@ -304,7 +274,7 @@ def export(
 
 
 @app.command("eval")
-@friendly_errors
+@one_line_errors
 def eval_(
     model: Annotated[list[str], typer.Option(
         "--model", "-m", help="A .gguf path, a registry name or 'default'; repeat to compare.")],
@@ -348,7 +318,7 @@ def eval_(
 
 
 @app.command()
-@friendly_errors
+@one_line_errors
 def install(
     file: Annotated[Path, typer.Argument(help="The exported .gguf model.")],
     name: Annotated[str, typer.Option(help="Name to use with `teachbot ask --model NAME`.")],

@@ -2,9 +2,9 @@
 
 For each record the last assistant message is the reference; each model generates a reply
 (llama.cpp, temperature 0) from the messages before it, under the app's system prompt when
-the record has none. Per model: the seed guide's embedding similarity to the reference
-(cosine of normalized sentence-transformers vectors: mean, min, max, std), ROUGE-L F1 on
-words, and reply length statistics.
+the record has none. Per model: embedding similarity to the reference (cosine of normalized
+sentence-transformers vectors: mean, min, max, std), ROUGE-L F1 on words, and reply length
+statistics.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def rouge_l(candidate: str, reference: str) -> float:
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    """mean, min, max and (population) std, as the seed guide reports them."""
+    """mean, min, max and (population) std, rounded to 4 places."""
     if not values:
         return {"mean": math.nan, "min": math.nan, "max": math.nan, "std": math.nan}
     return {
@@ -90,23 +90,9 @@ def resolve_model(spec: str) -> Path:
 
 
 def make_generator(path: Path, n_ctx: int, max_tokens: int) -> Callable[[list[dict[str, str]]], str]:
-    """A function messages -> reply, greedy, through the app's engine when it is available."""
-    try:
-        from teachbot_tui.engine.base import Options
-        from teachbot_tui.engine.llama import LlamaEngine
-    except ImportError:
-        from llama_cpp import Llama
-
-        from trainer.gguf_io import silence_stderr
-
-        with silence_stderr():
-            llm = Llama(str(path), n_ctx=n_ctx, verbose=False)
-
-        def generate(messages: list[dict[str, str]]) -> str:
-            out = llm.create_chat_completion(messages, temperature=0.0, max_tokens=max_tokens)
-            return out["choices"][0]["message"]["content"] or ""
-
-        return generate
+    """A function messages -> reply, greedy, through the app's engine."""
+    from teachbot_tui.engine.base import Options
+    from teachbot_tui.engine.llama import LlamaEngine
 
     engine = LlamaEngine(path, n_ctx=n_ctx)
     options = Options(max_tokens=max_tokens, temperature=0.0)

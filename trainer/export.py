@@ -467,7 +467,7 @@ def _hf_greedy(
     model: Any, ids: list[int], n_tokens: int, torch: Any
 ) -> tuple[list[int], np.ndarray]:
     """Greedy continuation with the KV cache; returns the ids and the logits at every position."""
-    from .train import cache_kwarg
+    from trainer.batches import cache_kwarg
 
     full = list(ids)
     rows = []

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from teachbot_tui import offline
+from teachbot_tui.text import one_line
 
 if TYPE_CHECKING:
     import torch
@@ -57,30 +57,6 @@ class BaseInfo:
     architecture: str  # GGUF architecture (a GGUF base) or Hugging Face model_type (a folder)
     chat_template: str | None
     eos_token: str | None
-
-
-# ---------------------------------------------------------------------------------------------
-# Small helpers
-
-
-@contextlib.contextmanager
-def silence_stderr() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null (llama.cpp logs straight to it)."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,7 +137,7 @@ def load_base(
         raise
     except Exception as exc:  # transformers raises many kinds for unsupported files
         raise TrainerError(
-            f"{path}: transformers cannot load this base ({_first_line(exc)}); "
+            f"{path}: transformers cannot load this base ({type(exc).__name__}: {one_line(exc)}); "
             "use a Hugging Face folder or a GGUF of a family transformers reads"
         ) from exc
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
@@ -317,6 +293,8 @@ def quantize(src: Path, dst: Path, quant: str) -> Path:
 
     import llama_cpp
 
+    from teachbot_tui.engine.llama import quiet_stderr
+
     quant = quant.lower()
     if quant not in QUANT_FTYPES:
         raise TrainerError(f"unknown quantization {quant!r}; pick one of {', '.join(QUANT_FTYPES)}")
@@ -324,7 +302,7 @@ def quantize(src: Path, dst: Path, quant: str) -> Path:
     params.ftype = getattr(llama_cpp, QUANT_FTYPES[quant])
     params.nthread = max(1, os.cpu_count() or 1)
     Path(dst).parent.mkdir(parents=True, exist_ok=True)
-    with silence_stderr():
+    with quiet_stderr():
         rc = llama_cpp.llama_model_quantize(
             str(src).encode(), str(dst).encode(), ctypes.byref(params)
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -48,8 +49,10 @@ def _available_memory() -> int | None:
 
 
 @contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence llama.cpp's C-level logging on fd 2 for the duration."""
+def quiet_stderr() -> Iterator[None]:
+    """Silence llama.cpp's C-level logging on fd 2 for the duration (the engine's and the
+    trainer's calls into llama.cpp)."""
+    sys.stderr.flush()  # what Python has buffered still goes out
     try:
         saved = os.dup(2)
     except OSError:
@@ -396,7 +399,7 @@ class LlamaEngine:
                 end = min(target, pos + PROMPT_SLICE)
                 t0 = time.perf_counter()
                 try:
-                    with _quiet_stderr():  # llama.cpp logs an aborted slice on fd 2
+                    with quiet_stderr():  # llama.cpp logs an aborted slice on fd 2
                         llm.eval(tokens[pos:end])
                 except RuntimeError:
                     if cancel is not None and cancel.is_set:  # aborted mid-slice
@@ -435,7 +438,7 @@ class LlamaEngine:
         if opts.json_schema is not None:  # the fallback: llama.cpp's (slower) grammar
             from llama_cpp import LlamaGrammar
 
-            with _quiet_stderr():
+            with quiet_stderr():
                 grammar = LlamaGrammar.from_json_schema(json.dumps(opts.json_schema),
                                                         verbose=False)
         stream = llm.create_completion(

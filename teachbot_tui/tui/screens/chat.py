@@ -1,15 +1,14 @@
 """The chat screen: conversations on the left, the conversation and the question box.
 
 One streaming loop serves both a new question and "regenerate" (:meth:`ChatScreen._reply`).
-The reply is written by a thread worker that only *posts* events; this screen, on the UI
-thread, appends each piece to the Markdown stream, saves the partial reply about twice a
-second, and re-renders the whole reply once at the end.
+The reply is written by a thread worker that only *posts* events (``chat_reply.py``); this
+screen, on the UI thread, appends each piece to the Markdown stream, saves the partial reply
+about twice a second, and re-renders the whole reply once at the end.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -18,11 +17,9 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.message import Message
 from textual.widgets import Button, Static
 
-from ...engine.base import Cancel
-from ...text import slug as text_slug
+from ...text import slug
 from ..keys import bindings
 from ..text import literal_line, safe_line, safe_text, shorten, storable
 from ..widgets.conversations import ConversationList
@@ -31,13 +28,13 @@ from ..widgets.footer import Footer
 from ..widgets.message import MessageView
 from ..widgets.nav import NavBar
 from ..widgets.prompt import PromptArea
-from ..widgets.sources import SourcesList, source_dict
+from ..widgets.sources import SourcesList
 from ..widgets.status import StatusBar
+from .chat_reply import SEARCH_FAILED, WAITING_FOR_MODEL, ReplyEvent, ReplyJob, write_reply
 from .panes import SidePaneScreen
 
 if TYPE_CHECKING:
     from textual.widgets import Markdown
-    from textual.widgets.markdown import MarkdownStream
 
     from ..host import Host
 
@@ -49,7 +46,6 @@ PROMPT_HINTS = (
     "Ask about your classroom…  (Enter sends)",
     "Ask about your classroom…",
 )
-WAITING_FOR_MODEL = "Loading model… your question will be sent when it's ready."
 EMPTY_STATE = (
     "Ask a question about your classroom, e.g. \"How should I handle a student who "
     "consistently disrupts class?\"\n\n"
@@ -59,41 +55,9 @@ EMPTY_STATE = (
 )
 
 
-@dataclass
-class ReplyJob:
-    conversation_id: int
-    question: str
-    history: list[dict[str, str]]
-    view: MessageView
-    cancel: Cancel = field(default_factory=Cancel)
-    message_id: int | None = None
-    text: str = ""
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    no_context: bool = False
-    stream: MarkdownStream | None = None
-    last_save: float = 0.0
-    finished: bool = False
-    user_message_id: int | None = None  # the question: what was sent is kept with it
-
-
-class ReplyEvent(Message):
-    """Posted by the reply worker (any thread); handled in order on the UI thread."""
-
-    def __init__(self, job: ReplyJob, kind: str, text: str = "", status: str = "",
-                 sources: list[dict[str, Any]] | None = None, no_context: bool = False,
-                 record: dict[str, Any] | None = None) -> None:
-        super().__init__()
-        self.record = record
-        self.job = job
-        self.kind = kind
-        self.text = text
-        self.status = status
-        self.sources = sources
-        self.no_context = no_context
-
-
-def slug(title: str) -> str:
-    return text_slug(title, 50) or "conversation"
+def export_name(title: str) -> str:
+    """The Markdown file a conversation is exported to by default, named after its title."""
+    return f"teachbot-{slug(title, 50) or 'conversation'}.md"
 
 
 class ChatScreen(SidePaneScreen):
@@ -275,7 +239,7 @@ class ChatScreen(SidePaneScreen):
         from .dialogs import InputDialog
 
         conversation_id = self.conversation_id
-        default = Path.home() / f"teachbot-{slug(self._title_of(conversation_id))}.md"
+        default = Path.home() / export_name(self._title_of(conversation_id))
 
         def done(target: str | None) -> None:
             if not target:
@@ -289,7 +253,7 @@ class ChatScreen(SidePaneScreen):
         try:
             text = self.tapp.backend.store.export_markdown(conversation_id)
             if path.is_dir():
-                path = path / f"teachbot-{slug(self._title_of(conversation_id))}.md"
+                path = path / export_name(self._title_of(conversation_id))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         except OSError as exc:
@@ -373,68 +337,8 @@ class ChatScreen(SidePaneScreen):
 
     @work(thread=True, group="reply")
     def _generate(self, job: ReplyJob) -> None:
-        from ..backend import one_line
-
-        def post(kind: str, **kw: Any) -> None:
-            self.post_message(ReplyEvent(job, kind, **kw))
-
-        backend = self.tapp.backend
-        if not backend.engine.done:
-            post("notice", text=WAITING_FOR_MODEL)
-            if not backend.engine.wait(job.cancel):
-                post("done", status="stopped")
-                return
-        if backend.engine.error:
-            post("error", text=f"The model could not be loaded: {backend.engine.error}. "
-                               "Pick a model in Models & settings (F4).")
-            return
-        backend.library.wait(job.cancel, timeout=15)
-        if backend.library.value is not None and not backend.embedder.done:
-            post("notice", text="Preparing document search (first time only)…")
-            backend.embedder.wait(job.cancel, timeout=120)
-        if job.cancel.is_set:
-            post("done", status="stopped")
-            return
-        if backend.model_busy:
-            post("notice", text="Waiting for the model (a practice turn is using it)…")
-        with backend.model_turn(job.cancel) as held:
-            if not held:
-                post("done", status="stopped")
-                return
-            post("notice", text="Searching your library…" if backend.library.value is not None
-                 else "Thinking…")
-            note = ""
-
-            def reading(label: str, fraction: float) -> None:
-                post("notice", text=f"{label}… {fraction:.0%}")
-
-            try:
-                assistant = backend.assistant()
-                try:
-                    answer = assistant.answer(job.question, job.history, cancel=job.cancel,
-                                              progress=reading)
-                except Exception as exc:  # noqa: BLE001 - retrieval failed: answer without it
-                    from ...engine.base import EngineError
-
-                    if isinstance(exc, EngineError):
-                        raise
-                    note = f"Library search failed ({one_line(exc)}); answered without your documents."
-                    answer = assistant.answer(job.question, job.history, cancel=job.cancel,
-                                              retrieval=False, progress=reading)
-                post("sources", sources=[source_dict(s) for s in answer.sources],
-                     no_context=bool(getattr(answer, "no_context", False)), text=note,
-                     record=getattr(answer, "record", None))
-                for piece in answer:
-                    if piece:
-                        post("piece", text=piece)
-                    if job.cancel.is_set:
-                        break
-            except Exception as exc:  # noqa: BLE001 - one line for the user
-                post("error", text=f"The reply failed: {one_line(exc)}")
-                return
-        status = "stopped" if job.cancel.is_set else "complete"
-        post("done", status=status, sources=[source_dict(s) for s in answer.sources],
-             no_context=bool(getattr(answer, "no_context", False)))
+        write_reply(self.tapp.backend, job,
+                    lambda kind, **kw: self.post_message(ReplyEvent(job, kind, **kw)))
 
     @on(ReplyEvent)
     async def _on_reply_event(self, event: ReplyEvent) -> None:
@@ -464,7 +368,7 @@ class ChatScreen(SidePaneScreen):
             job.text += storable(event.text)
             view.text = job.text
             if alive and job.stream is not None:
-                if view._notice and not view._notice.startswith("Library search failed"):
+                if view._notice and not view._notice.startswith(SEARCH_FAILED):
                     view.set_notice("")
                 await job.stream.write(safe_text(event.text))
             now = time.monotonic()
@@ -500,7 +404,7 @@ class ChatScreen(SidePaneScreen):
                 view.set_notice(event.text, "$error")
             elif status == "stopped":
                 view.set_notice("Stopped." if text else "Stopped before the reply started.")
-            elif not (view._notice or "").startswith("Library search failed"):
+            elif not (view._notice or "").startswith(SEARCH_FAILED):
                 view.set_notice("")
         if self.job is job:
             self.job = None
