@@ -4,6 +4,10 @@
     .venv/bin/python scripts/fetch_converter.py --sdist F    # take the files from this sdist
     .venv/bin/python scripts/fetch_converter.py --check      # exit 1 when it is missing
 
+``--prefix DIR`` puts the files under another environment's prefix (default: this venv's);
+``--json`` prints one JSON object as the last line: ``version``, ``path``, ``files`` (how many
+were copied, 0 when kept) and ``kept`` (an existing, complete copy was kept).
+
 llama-cpp-python's source distribution carries llama.cpp's ``convert_hf_to_gguf.py``, its
 ``conversion/`` package, ``convert_lora_to_gguf.py`` and ``gguf-py`` under ``vendor/llama.cpp/``:
 exactly the converter of the runtime that will load the files. ``teachbot-train export`` runs
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import json
 import shutil
 import subprocess
 import sys
@@ -85,27 +90,46 @@ def main() -> None:
     parser.add_argument("--sdist", type=Path, help="the llama-cpp-python .tar.gz to take the files from")
     parser.add_argument("--check", action="store_true", help="only say whether it is there (exit 1 if not)")
     parser.add_argument("--force", action="store_true", help="replace an existing copy")
+    parser.add_argument("--prefix", type=Path, default=Path(sys.prefix),
+                        help="the environment prefix to keep the files under (default: this venv)")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     args = parser.parse_args()
 
     version = installed_version()
-    dest = converter_dir(version)
+    dest = converter_dir(version, args.prefix)
+
+    def done(files: int, kept: bool) -> None:
+        if args.json:
+            print(json.dumps({"version": version, "path": str(dest), "files": files,
+                              "kept": kept}))
+
     if (dest / MARKER).is_file() and not args.force:
         print(f"fetch_converter: llama.cpp converter {version} is in {dest}", file=sys.stderr)
+        done(0, True)
         return
     if args.check:
         print(f"fetch_converter: no llama.cpp converter for {PACKAGE} {version} in {dest}",
               file=sys.stderr)
         raise SystemExit(1)
+    if args.sdist is not None and not args.sdist.is_file():
+        raise SystemExit(f"fetch_converter: {args.sdist}: no such file; pass the "
+                         f"{PACKAGE} {version} source distribution (.tar.gz)")
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".fetch-") as tmp:
         sdist = args.sdist or download_sdist(version, Path(tmp) / "sdist")
         staged = Path(tmp) / "converter"
-        n = extract(sdist, version, staged)
+        try:
+            n = extract(sdist, version, staged)
+        except (tarfile.TarError, OSError) as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise SystemExit(f"fetch_converter: {sdist}: not a readable .tar.gz ({reason}); "
+                             f"pass the {PACKAGE} {version} source distribution") from None
         (staged / MARKER).write_text(f"{PACKAGE}=={version}\n{sdist.name}\n", encoding="utf-8")
         if dest.exists():
             shutil.rmtree(dest)
         staged.rename(dest)
     print(f"fetch_converter: llama.cpp converter {version} ({n} files) in {dest}", file=sys.stderr)
+    done(n, False)
 
 
 if __name__ == "__main__":

@@ -5,12 +5,14 @@
 
 Families: llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3. Each gets the family's chat template
 and a SentencePiece tokenizer with its special tokens, which llama.cpp's converter accepts. The
-builder is trainer/tiny.py (the tests use it too). Prints the folder as the last line.
+builder is trainer/tiny.py (the tests use it too). Prints the folder as the last line; with
+``--json``, one JSON object instead: ``family``, ``path``, ``parameters``, ``files``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -27,6 +29,7 @@ def main() -> None:
     parser.add_argument("--hidden-size", type=int, default=64)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--list", action="store_true", help="print the families and exit")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     args = parser.parse_args()
     if args.list:
         print("\n".join(sorted(FAMILIES)))
@@ -35,7 +38,24 @@ def main() -> None:
         parser.error("give FAMILY and OUT_DIR (or --list)")
     out = make_tiny_model(args.family, args.out, seed=args.seed, hidden_size=args.hidden_size,
                           intermediate_size=2 * args.hidden_size, num_hidden_layers=args.layers)
-    print(out.resolve())
+    if not args.json:
+        print(out.resolve())
+        return
+    print(json.dumps({"family": args.family, "path": str(out.resolve()),
+                      "parameters": parameters(out / "model.safetensors"),
+                      "files": sorted(p.name for p in out.iterdir() if p.is_file())}))
+
+
+def parameters(weights: Path) -> int:
+    """How many numbers the weights file holds (from the tensors' shapes)."""
+    import math
+
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="numpy") as fh:
+        return sum(math.prod(fh.get_slice(name).get_shape()) for name in fh.keys())  # noqa: SIM118 - safe_open is not a dict
+
+
 
 
 if __name__ == "__main__":

@@ -56,11 +56,74 @@ class GGUFInfo:
         }
 
 
-def _field_value(reader, key: str):  # type: ignore[no-untyped-def]
-    f = reader.fields.get(key)
-    if f is None:
-        return None
-    return f.contents()
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
+            10: "<Q", 11: "<q", 12: "<d"}
+_STRING, _ARRAY = 8, 9
+_WANTED = ("general.architecture", "general.name", "general.file_type", "general.alignment",
+           "tokenizer.chat_template")
+
+
+def _scan(p: Path) -> tuple[dict[str, object], int, int]:
+    """(wanted metadata values, tensor count, end of the last tensor's data) from the
+    header, reading only what is needed: gguf-py's ``GGUFReader`` builds every vocabulary
+    entry first (tens of thousands of numpy views: seconds per model). Raises
+    struct.error, ValueError or KeyError on a damaged header."""
+    import mmap
+    import struct
+
+    from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    with p.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        version, n_tensors, n_kv = struct.unpack_from("<IQQ", buf, 4)
+        if version < 2:
+            raise ValueError(f"GGUF version {version}")
+        pos = 24
+
+        def string(pos: int) -> tuple[str, int]:
+            (n,) = struct.unpack_from("<Q", buf, pos)
+            if pos + 8 + n > len(buf):
+                raise ValueError("string past the end of the file")
+            return buf[pos + 8:pos + 8 + n].decode("utf-8", "replace"), pos + 8 + n
+
+        def value(vtype: int, pos: int, keep: bool) -> tuple[object, int]:
+            if vtype in _SCALARS:
+                fmt = _SCALARS[vtype]
+                return struct.unpack_from(fmt, buf, pos)[0], pos + struct.calcsize(fmt)
+            if vtype == _STRING:
+                return string(pos)
+            if vtype == _ARRAY:  # arrays are skipped (none is wanted)
+                etype, count = struct.unpack_from("<IQ", buf, pos)
+                pos += 12
+                if etype in _SCALARS:
+                    return None, pos + count * struct.calcsize(_SCALARS[etype])
+                for _ in range(count):
+                    _item, pos = value(etype, pos, False)
+                return None, pos
+            raise ValueError(f"unknown value type {vtype}")
+
+        found: dict[str, object] = {}
+        for _ in range(n_kv):
+            key, pos = string(pos)
+            (vtype,) = struct.unpack_from("<I", buf, pos)
+            wanted = key in _WANTED or key.endswith(".context_length")
+            item, pos = value(vtype, pos + 4, wanted)
+            if wanted:
+                found[key] = item
+        tensors = []
+        for _ in range(n_tensors):
+            _name, pos = string(pos)
+            (n_dims,) = struct.unpack_from("<I", buf, pos)
+            dims = struct.unpack_from(f"<{n_dims}Q", buf, pos + 4)
+            ttype, offset = struct.unpack_from("<IQ", buf, pos + 4 + 8 * n_dims)
+            pos += 4 + 8 * n_dims + 12
+            elements = 1
+            for d in dims:
+                elements *= d
+            block, size = GGML_QUANT_SIZES[GGMLQuantizationType(ttype)]
+            tensors.append(offset + elements * size // block)
+        align = int(found.get("general.alignment") or 32)  # type: ignore[call-overload]
+        start = pos + (-pos) % align
+        return found, n_tensors, start + max(tensors, default=0)
 
 
 def read_info(path: str | Path) -> GGUFInfo:
@@ -79,25 +142,20 @@ def read_info(path: str | Path) -> GGUFInfo:
         raise GGUFError(f"{p}: not a GGUF model file (bad magic); pick a .gguf chat model")
     size = p.stat().st_size
     try:
-        from gguf import GGUFReader
-
-        reader = GGUFReader(p, "r")
-    except Exception as exc:  # gguf-py raises ValueError/IndexError/struct errors on damage
+        fields, n_tensors, end = _scan(p)
+    except Exception as exc:  # struct.error, ValueError, KeyError (a damaged field), ...
         raise GGUFError(
             f"{p}: damaged or truncated GGUF header ({type(exc).__name__}); download it again"
         ) from None
-    arch = _field_value(reader, "general.architecture")
+    arch = fields.get("general.architecture")
     if not arch:
         raise GGUFError(f"{p}: GGUF without general.architecture; not a model file")
-    ctx = _field_value(reader, f"{arch}.context_length") or 0
-    template = _field_value(reader, "tokenizer.chat_template")
-    name = _field_value(reader, "general.name") or p.stem
-    end = 0
-    for t in reader.tensors:
-        end = max(end, int(t.data_offset) + int(t.n_bytes))
+    ctx = fields.get(f"{arch}.context_length") or 0
+    template = fields.get("tokenizer.chat_template")
+    name = fields.get("general.name") or p.stem
     if end > size:
         raise GGUFError(f"{p}: truncated ({size} of {end} bytes); download or export it again")
-    file_type = _field_value(reader, "general.file_type")
+    file_type = fields.get("general.file_type")
     return GGUFInfo(
         path=p.resolve(),
         architecture=str(arch),
@@ -106,5 +164,5 @@ def read_info(path: str | Path) -> GGUFInfo:
         chat_template=str(template) if template else None,
         size_bytes=size,
         file_type=int(file_type) if file_type is not None else None,
-        n_tensors=len(reader.tensors),
+        n_tensors=n_tensors,
     )

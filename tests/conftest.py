@@ -140,3 +140,11 @@ def engine() -> Iterator[object]:
     eng = LlamaEngine(defaults.chat_model_path(), n_ctx=2048, n_threads=2, name="default")
     yield eng
     eng.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the real chat model (the ``engine`` fixture, directly or through
+    another fixture) is ``slow``, as the README says, wherever it is written."""
+    for item in items:
+        if "engine" in getattr(item, "fixturenames", ()) and "slow" not in item.keywords:
+            item.add_marker(pytest.mark.slow)

@@ -1,4 +1,5 @@
-"""The llama.cpp engine with the real default model (SmolLM2-135M Q4_1)."""
+"""The llama.cpp engine with the real default model (SmolLM2-135M Q4_1). The tests that load
+it are slow; the file checks and the thread choice are not."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ QUESTION = [{"role": "system", "content": "You are a helpful teacher coach."},
             {"role": "user", "content": "Give one tip for a calm classroom."}]
 
 
+@pytest.mark.slow
 def test_engine_streams_text_and_reports_usage(engine: LlamaEngine) -> None:
     assert isinstance(engine, ChatModel)
     usage = Usage()
@@ -29,12 +31,14 @@ def test_engine_streams_text_and_reports_usage(engine: LlamaEngine) -> None:
     assert again == text  # temperature 0 is deterministic
 
 
+@pytest.mark.slow
 def test_chat_template_comes_from_the_gguf(engine: LlamaEngine) -> None:
     prompt = engine.format_prompt(QUESTION)
     assert prompt.startswith("<|im_start|>system\nYou are a helpful teacher coach.<|im_end|>")
     assert prompt.endswith("<|im_start|>assistant\n")
 
 
+@pytest.mark.slow
 def test_cancel_stops_the_reply(engine: LlamaEngine) -> None:
     """Esc while decoding stops the stream (how fast is measured by scripts/bench_chat.py)."""
     cancel = Cancel()
@@ -60,6 +64,7 @@ def test_cancel_stops_the_reply(engine: LlamaEngine) -> None:
     assert usage.decode_tokens < 400
 
 
+@pytest.mark.slow
 def test_cancel_aborts_the_prompt_being_read(engine: LlamaEngine) -> None:
     """A cancel while a long prompt is read stops it (llama.cpp aborts the slice in
     progress); the slices read before stay cached, and the next call reads the rest and
@@ -92,6 +97,7 @@ def test_cancel_aborts_the_prompt_being_read(engine: LlamaEngine) -> None:
         fresh.close()
 
 
+@pytest.mark.slow
 def test_prompt_reading_reports_progress_and_speed(engine: LlamaEngine) -> None:
     assert engine.prompt_speed() > 0
     prompt = [{"role": "user", "content": "Seating plans help a new class settle. " * 60}]
@@ -122,6 +128,7 @@ def test_automatic_threads_leave_busy_cores_alone() -> None:
     assert load.threads() == load.cores
 
 
+@pytest.mark.slow
 def test_second_turn_reuses_the_prompt_prefix(engine: LlamaEngine) -> None:
     first = Usage()
     reply = "".join(engine.execute(QUESTION, Options(max_tokens=16, temperature=0), None, first))
@@ -133,6 +140,7 @@ def test_second_turn_reuses_the_prompt_prefix(engine: LlamaEngine) -> None:
     assert second.prompt_tokens - second.cached_tokens < 40
 
 
+@pytest.mark.slow
 def test_json_schema_output_always_parses(engine: LlamaEngine) -> None:
     schema = {"type": "object", "properties": {
         "score": {"type": "integer", "enum": [1, 2, 3, 4]},
@@ -144,6 +152,7 @@ def test_json_schema_output_always_parses(engine: LlamaEngine) -> None:
     assert out["score"] in (1, 2, 3, 4) and isinstance(out["tip"], str)
 
 
+@pytest.mark.slow
 def test_prompt_over_the_context_is_refused(engine: LlamaEngine) -> None:
     huge = [{"role": "user", "content": "word " * 5000}]
     with pytest.raises(EngineError, match="exceed the context window"):
@@ -189,6 +198,7 @@ def test_unsupported_architecture_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_load_reports_progress() -> None:
     seen: list[float] = []
     eng = LlamaEngine(defaults.chat_model_path(), n_ctx=512, n_threads=1, progress=seen.append)

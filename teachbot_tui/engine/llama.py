@@ -19,13 +19,13 @@ import contextlib
 import json
 import os
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..gguf_info import GGUFError, read_info
+from . import llama_api
 from .base import Cancel, EngineError, Message, Options, Usage
 
 PROMPT_SLICE = 128  # tokens evaluated between progress reports
@@ -117,32 +117,6 @@ class CpuLoad:
         return max(1, self.cores - round(self.others))
 
 
-_LOAD_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _load_progress(report: Callable[[float, Any], bool]) -> Iterator[None]:
-    """Hand llama.cpp a load-progress callback. ``llama_cpp.Llama`` builds its model params
-    from ``llama_model_default_params()`` and offers no hook, so that function is wrapped for
-    the duration of one load (under a lock: loads are rare and never concurrent)."""
-    import llama_cpp.llama_cpp as low
-
-    callback = low.llama_progress_callback(lambda fraction, _user: bool(report(fraction)))
-    original = low.llama_model_default_params
-
-    def with_progress():  # type: ignore[no-untyped-def]
-        params = original()
-        params.progress_callback = callback
-        return params
-
-    with _LOAD_LOCK:
-        low.llama_model_default_params = with_progress
-        try:
-            yield
-        finally:
-            low.llama_model_default_params = original
-
-
 def gpu_offload_supported() -> bool:
     import llama_cpp
 
@@ -195,8 +169,9 @@ class LlamaEngine:
         self.name = name or path.stem
         self.info = info
         self.gpu_layers = resolve_gpu_layers(gpu_layers)
+        self.seed = seed  # the sampling seed: the last one given (here or in Options.seed)
 
-        def on_progress(fraction: float, _user: Any = None) -> bool:
+        def on_progress(fraction: float) -> bool:
             report(0.05 + 0.9 * float(fraction))
             return True
 
@@ -217,7 +192,7 @@ class LlamaEngine:
                                   "teachbot or pick another model")
             kwargs["lora_path"] = str(self.lora_path)
         try:
-            with _load_progress(on_progress):
+            with llama_api.load_progress(on_progress):
                 self.llm = llama_cpp.Llama(**kwargs)
         except MemoryError:
             raise EngineError(f"{path}: out of memory while loading; pick a smaller model "
@@ -256,20 +231,17 @@ class LlamaEngine:
         if not template:
             raise EngineError(f"{self.path}: the GGUF has no chat template; use a chat "
                               "(instruct) model")
-        model = self.llm._model
         eos_id = self.llm.token_eos()
         bos_id = self.llm.token_bos()
-        eos = model.token_get_text(eos_id) if eos_id >= 0 else ""
-        bos = model.token_get_text(bos_id) if bos_id >= 0 else ""
+        eos = llama_api.token_text(self.llm, eos_id) if eos_id >= 0 else ""
+        bos = llama_api.token_text(self.llm, bos_id) if bos_id >= 0 else ""
         self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
                                               stop_token_ids=[eos_id])
         self.eos_token = eos
-        eot = getattr(self.llm._model, "token_eot", None)
-        self._stop_ids = {eos_id}
-        if eot is not None:
-            with contextlib.suppress(Exception):
-                if eot() >= 0:
-                    self._stop_ids.add(int(eot()))
+        self.bos_token = bos
+        self._adds_bos = llama_api.adds_bos(self.llm)
+        eot = llama_api.eot_token(self.llm)
+        self._stop_ids = {eos_id} | ({eot} if eot >= 0 else set())
 
     def format_prompt(self, messages: list[Message]) -> str:
         return self._formatter(messages=messages).prompt
@@ -277,9 +249,7 @@ class LlamaEngine:
     def tokenize_prompt(self, messages: list[Message]) -> list[int]:
         prompt = self.format_prompt(messages)
         # the template writes its own BOS where it wants one
-        add_bos = bool(self.llm._model.add_bos_token()) and not (
-            self.eos_token and prompt.startswith(self.llm._model.token_get_text(
-                self.llm.token_bos())))
+        add_bos = self._adds_bos and not (self.eos_token and prompt.startswith(self.bos_token))
         return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
 
     def count_tokens(self, text: str) -> int:
@@ -309,14 +279,13 @@ class LlamaEngine:
             return
         n = self.cpu_load.threads()
         if n != self.n_threads:
-            self.llm._ctx.set_n_threads(n, n)
+            llama_api.set_threads(self.llm, n)
             self.n_threads = n
 
     # -- reading prompts: cache reuse, progress, cancel, speed -----------------------------
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many leading tokens of ``tokens`` the context already holds."""
-        llm = self.llm
-        held = llm._input_ids[: llm.n_tokens].tolist()
+        held = llama_api.held_tokens(self.llm)
         n = 0
         for a, b in zip(held, tokens, strict=False):
             if a != b:
@@ -347,36 +316,21 @@ class LlamaEngine:
         filler = self.llm.tokenize(b" the class reads a short story together" * 16,
                                    add_bos=False, special=False)
         filler = (filler * (1 + (PROBE_TOKENS + 8) // max(1, len(filler))))[: PROBE_TOKENS + 8]
-        self._rewind(0)
+        llama_api.rewind(self.llm, 0)
         self.llm.eval(filler[:8])
         t0 = time.perf_counter()
         self.llm.eval(filler[8:])
         self._note_speed(len(filler) - 8, time.perf_counter() - t0)
 
-    def _rewind(self, keep: int) -> None:
-        llm = self.llm
-        if keep < llm.n_tokens:
-            llm.n_tokens = keep
-            llm._ctx.kv_cache_seq_rm(-1, keep, -1)
-
     def _install_abort(self) -> None:
         """Let a set cancel flag abort the evaluation in progress (llama.cpp checks the
         callback between graph nodes). Only prompt reading arms it (:meth:`_prefill`)."""
-        import ctypes
 
-        import llama_cpp.llama_cpp as low
-
-        def should_abort(_data: Any) -> bool:
+        def should_abort() -> bool:
             flag = self._abort_when
             return flag is not None and flag.is_set
 
-        self._abort_cb = low.ggml_abort_callback(should_abort)  # kept alive with the engine
-        fn = getattr(low._lib, "llama_set_abort_callback", None)
-        if fn is None:  # an older llama.cpp: cancel lands between slices instead
-            return
-        fn.argtypes = [ctypes.c_void_p, low.ggml_abort_callback, ctypes.c_void_p]
-        fn.restype = None
-        fn(self.llm._ctx.ctx, self._abort_cb, None)
+        self._abort_cb = llama_api.set_abort_callback(self.llm, should_abort)  # kept alive
 
     def _prefill(self, tokens: list[int], cancel: Cancel | None,
                  progress: PrefillProgress | None = None) -> bool:
@@ -387,7 +341,7 @@ class LlamaEngine:
         target = len(tokens) - 1
         if cached >= target:
             return True
-        self._rewind(cached)
+        llama_api.rewind(llm, cached)
         total, pos = target - cached, cached
         if progress is not None:
             progress(0, total)
@@ -427,12 +381,16 @@ class LlamaEngine:
         if not self._prefill(tokens, cancel, progress):
             usage.finish_reason = "cancelled"
             return
+        if opts.seed is not None:
+            self.seed = opts.seed
+            llm.set_seed(opts.seed)
         if opts.json_schema is not None:  # JSON: llguidance's token masks (engine/structured)
             from . import structured
 
             matcher = structured.matcher_for(llm, opts.json_schema, self._stop_ids)
             if matcher is not None:
-                yield from structured.decode(llm, tokens, matcher, opts, cancel, usage, t0)
+                yield from structured.decode(llm, tokens, matcher, opts, cancel, usage, t0,
+                                             seed=self.seed)
                 return
         grammar = None
         if opts.json_schema is not None:  # the fallback: llama.cpp's (slower) grammar

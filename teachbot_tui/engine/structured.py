@@ -36,6 +36,7 @@ from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
+from . import llama_api
 from .base import Cancel, Options, Usage
 
 __all__ = ["decode", "matcher_for", "schema_text", "tokenizer_for", "warm"]
@@ -82,7 +83,7 @@ def _build_tokenizer(llm: Any, stop_ids: Iterable[int]) -> Any:
     import llama_cpp
     import llguidance
 
-    vocab = llm._model.vocab
+    vocab = llama_api.vocab(llm)
     n_vocab = int(llm.n_vocab())
     eos = sorted({t for t in (int(llama_cpp.llama_vocab_eos(vocab)), *map(int, stop_ids))
                   if t >= 0})
@@ -97,9 +98,8 @@ def _build_tokenizer(llm: Any, stop_ids: Iterable[int]) -> Any:
             piece = b"\xff" + piece
         tokens.append(piece)
     tokens += [b""] * (n_vocab - len(tokens))
-    tokenize = ctypes.cast(llama_cpp.llama_cpp._lib.llama_tokenize, ctypes.c_void_p).value
     return llguidance.LLTokenizer.from_llamacpp(  # type: ignore[attr-defined]
-        tokens=tokens, vocab_ptr=vocab, tokenize_fptr=tokenize, eos_token=eos,
+        tokens=tokens, vocab_ptr=vocab, tokenize_fptr=llama_api.tokenize_address(), eos_token=eos,
         slices=llguidance.LLTokenizer.json_slices())
 
 
@@ -132,29 +132,26 @@ def matcher_for(llm: Any, schema: dict[str, Any], stop_ids: Iterable[int] = ()) 
 
 
 def decode(llm: Any, tokens: list[int], matcher: Any, opts: Options, cancel: Cancel | None,
-           usage: Usage, t0: float) -> Iterator[str]:
+           usage: Usage, t0: float, seed: int = 0) -> Iterator[str]:
     """Decode under ``matcher`` after the prompt ``tokens`` (all but the last already
     evaluated: the engine's prefill). Yields text pieces; fills ``usage`` (``t0``: when
-    the prompt started, for ``prompt_eval_ms``)."""
+    the prompt started, for ``prompt_eval_ms``; ``seed``: for sampling at a temperature
+    above 0)."""
     import llama_cpp
     import numpy as np
-    from numpy.ctypeslib import as_array
 
-    vocab = llm._model.vocab
+    vocab = llama_api.vocab(llm)
     n_vocab = int(llm.n_vocab())
     keep = len(tokens) - 1
-    if llm.n_tokens > keep:  # the same prompt again (or a longer cached state): re-run its end
-        llm.n_tokens = keep
-        llm._ctx.kv_cache_seq_rm(-1, keep, -1)
-    if opts.seed is not None:
-        llm.set_seed(opts.seed)
-    sampler = llm._init_sampler(top_k=TOP_K, top_p=opts.top_p, min_p=MIN_P, typical_p=1.0,
-                                temp=opts.temperature, repeat_penalty=opts.repeat_penalty)
+    # the same prompt again (or a longer cached state): re-run its end
+    llama_api.rewind(llm, keep)
+    sampler = llama_api.Sampler(llm, top_k=TOP_K, top_p=opts.top_p, min_p=MIN_P, typical_p=1.0,
+                                temp=opts.temperature, repeat_penalty=opts.repeat_penalty,
+                                seed=seed)
     mask = np.zeros((n_vocab + 31) // 32, dtype=np.int32)
     mask_bytes = mask.view(np.uint8)
     buf = ctypes.create_string_buffer(64)
     text = codecs.getincrementaldecoder("utf-8")("replace")
-    ctx = llm._ctx.ctx
     first: float | None = None
     usage.finish_reason = "length"
     try:
@@ -167,10 +164,10 @@ def decode(llm: Any, tokens: list[int], matcher: Any, opts: Options, cancel: Can
             if not mask.any():  # a dead end (cannot happen for a valid grammar)
                 usage.finish_reason = "stop"
                 break
-            logits = as_array(llama_cpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,))
+            logits = llama_api.last_logits(llm, n_vocab)
             allowed = np.unpackbits(mask_bytes, count=n_vocab, bitorder="little")
             np.copyto(logits, -np.inf, where=allowed == 0)
-            token = int(sampler.sample(llm._ctx, -1))
+            token = sampler.sample()
             if first is None:
                 first = time.perf_counter()
                 usage.prompt_eval_ms = (first - t0) * 1000
