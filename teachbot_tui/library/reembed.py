@@ -4,8 +4,9 @@ which embedder and recipe made its vectors."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -17,17 +18,25 @@ from .types import ImportProgress
 
 if TYPE_CHECKING:
     from ..engine.base import Cancel
-    from .library import Library
 
 
-def set_stamp(lib: Library, recipe: int) -> None:
+class _Library(Protocol):
+    """What this module uses of ``library.Library`` (which calls it)."""
+
+    con: sqlite3.Connection
+    embedder: Any
+
+    def rebuild_indexes(self, passages: int) -> None: ...
+
+
+def set_stamp(lib: _Library, recipe: int) -> None:
     stamp = json.dumps({"model": lib.embedder.model_id, "recipe": recipe})
     with transaction(lib.con):
         lib.con.execute("INSERT INTO meta(key, value) VALUES ('embedding', ?) "
                         "ON CONFLICT(key) DO UPDATE SET value=excluded.value", (stamp,))
 
 
-def reembed(lib: Library, progress: Progress | None, cancel: Cancel | None) -> int:
+def reembed(lib: _Library, progress: Progress | None, cancel: Cancel | None) -> int:
     """Embed every passage again, make every document vector from the new vectors, rebuild
     both indexes, then stamp; the caller holds the writer lock. Returns the number of
     passages, or how many were done when cancelled (the old stamp stays: run again)."""
