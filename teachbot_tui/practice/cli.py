@@ -226,13 +226,6 @@ def draft(
 # --------------------------------------------------------------------------- sessions
 
 
-SIGNAL_LABELS = {
-    "names_mistake": "names the mistake", "locates": "locates it",
-    "guides": "guides with a question or hint", "reveals_answer": "gives the answer away",
-    "next_step": "gives a next step", "tone_encouraging": "encouraging tone",
-    "tone_harsh": "harsh tone", "on_situation": "stays on the situation",
-}
-"""How each pedagogical signal is named in the feedback."""
 
 
 def _print_evaluation(ev: Any) -> None:
@@ -245,6 +238,8 @@ def _print_evaluation(ev: Any) -> None:
         _out(f"  {c.criterion:24} {c.score}/{c.max_score}{exact}  {c.descriptor}")
     if ev.signals:
         _out("Signals found" + (f" (tone: {ev.tone})" if ev.tone else "") + ":")
+        from .pedagogy import SIGNAL_LABELS
+
         for s in ev.signals:
             label = SIGNAL_LABELS.get(s["signal"], s["signal"])
             _out(f"  * {label}" + (f': "{s["evidence"]}"' if s.get("evidence") else ""))

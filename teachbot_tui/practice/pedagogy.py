@@ -35,6 +35,13 @@ __all__ = ["SIGNALS", "PedagogySignals", "SignalHit", "analyse", "analyse_turns"
 
 SIGNALS = ("names_mistake", "locates", "guides", "reveals_answer", "next_step",
            "tone_encouraging", "tone_harsh", "on_situation")
+SIGNAL_LABELS = {
+    "names_mistake": "names the mistake", "locates": "locates it",
+    "guides": "guides with a question or hint", "reveals_answer": "gives the answer away",
+    "next_step": "gives a next step", "tone_encouraging": "encouraging tone",
+    "tone_harsh": "harsh tone", "on_situation": "stays on the situation",
+}
+"""How each signal is named in the feedback (the CLI's and the app's)."""
 FOUND_AT = 0.5
 """A signal is reported as found when its strength reaches this."""
 

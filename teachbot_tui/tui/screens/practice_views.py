@@ -82,12 +82,6 @@ class PracticeEvent(Message):
         self.evaluation = evaluation
 
 
-SIGNAL_LABELS = {
-    "names_mistake": "names the mistake", "locates": "locates it",
-    "guides": "guides with a question or hint", "reveals_answer": "gives the answer away",
-    "next_step": "gives a next step", "tone_encouraging": "encouraging tone",
-    "tone_harsh": "harsh tone", "on_situation": "stays on the situation",
-}
 
 
 def feedback_summary(evaluation: Evaluation) -> Content:
@@ -117,6 +111,8 @@ def feedback_body(evaluation: Evaluation, ideal: str | None) -> Content:
     if evaluation.signals:
         tone = f" (tone: {evaluation.tone})" if evaluation.tone else ""
         parts += [(f"Signals found{tone}", "bold"), "\n"]
+        from ...practice.pedagogy import SIGNAL_LABELS
+
         for s in evaluation.signals:
             parts += ["  * ", SIGNAL_LABELS.get(s["signal"], s["signal"])]
             if s.get("evidence"):
