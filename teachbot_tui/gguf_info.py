@@ -6,8 +6,11 @@ failure into one clear line before llama.cpp sees the file.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 GGUF_MAGIC = b"GGUF"
 
@@ -63,55 +66,73 @@ _WANTED = ("general.architecture", "general.name", "general.file_type", "general
            "tokenizer.chat_template")
 
 
+def _string(buf: Any, pos: int) -> tuple[str, int]:
+    (n,) = struct.unpack_from("<Q", buf, pos)
+    if pos + 8 + n > len(buf):
+        raise ValueError("string past the end of the file")
+    return buf[pos + 8:pos + 8 + n].decode("utf-8", "replace"), pos + 8 + n
+
+
+def _value(buf: Any, vtype: int, pos: int) -> tuple[object, int]:
+    """A metadata value and the position after it; arrays are skipped (None)."""
+    if vtype in _SCALARS:
+        fmt = _SCALARS[vtype]
+        return struct.unpack_from(fmt, buf, pos)[0], pos + struct.calcsize(fmt)
+    if vtype == _STRING:
+        return _string(buf, pos)
+    if vtype == _ARRAY:
+        etype, count = struct.unpack_from("<IQ", buf, pos)
+        pos += 12
+        if etype in _SCALARS:
+            return None, pos + count * struct.calcsize(_SCALARS[etype])
+        for _ in range(count):
+            _item, pos = _value(buf, etype, pos)
+        return None, pos
+    raise ValueError(f"unknown value type {vtype}")
+
+
+def _metadata(buf: Any, wanted: Callable[[str], bool]) -> tuple[dict[str, object], int, int]:
+    """(the wanted metadata values, the position after the metadata, the tensor count)."""
+    if buf[:4] != GGUF_MAGIC:
+        raise ValueError("not a GGUF file")
+    version, n_tensors, n_kv = struct.unpack_from("<IQQ", buf, 4)
+    if version < 2:
+        raise ValueError(f"GGUF version {version}")
+    pos = 24
+    found: dict[str, object] = {}
+    for _ in range(n_kv):
+        key, pos = _string(buf, pos)
+        (vtype,) = struct.unpack_from("<I", buf, pos)
+        item, pos = _value(buf, vtype, pos + 4)
+        if wanted(key):
+            found[key] = item
+    return found, pos, n_tensors
+
+
+def metadata(path: Path, keys: Collection[str]) -> dict[str, object]:
+    """The values of ``keys`` in a GGUF's metadata, reading only the header: gguf-py's
+    ``GGUFReader`` builds every vocabulary entry first (tens of thousands of numpy views:
+    seconds per model). Raises OSError, struct.error or ValueError for a file that is not a
+    readable GGUF."""
+    import mmap
+
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        return _metadata(buf, lambda key: key in keys)[0]
+
+
 def _scan(p: Path) -> tuple[dict[str, object], int, int]:
     """(wanted metadata values, tensor count, end of the last tensor's data) from the
-    header, reading only what is needed: gguf-py's ``GGUFReader`` builds every vocabulary
-    entry first (tens of thousands of numpy views: seconds per model). Raises
-    struct.error, ValueError or KeyError on a damaged header."""
+    header. Raises struct.error, ValueError or KeyError on a damaged header."""
     import mmap
-    import struct
 
     from gguf.constants import GGML_QUANT_SIZES, GGMLQuantizationType
 
     with p.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-        version, n_tensors, n_kv = struct.unpack_from("<IQQ", buf, 4)
-        if version < 2:
-            raise ValueError(f"GGUF version {version}")
-        pos = 24
-
-        def string(pos: int) -> tuple[str, int]:
-            (n,) = struct.unpack_from("<Q", buf, pos)
-            if pos + 8 + n > len(buf):
-                raise ValueError("string past the end of the file")
-            return buf[pos + 8:pos + 8 + n].decode("utf-8", "replace"), pos + 8 + n
-
-        def value(vtype: int, pos: int, keep: bool) -> tuple[object, int]:
-            if vtype in _SCALARS:
-                fmt = _SCALARS[vtype]
-                return struct.unpack_from(fmt, buf, pos)[0], pos + struct.calcsize(fmt)
-            if vtype == _STRING:
-                return string(pos)
-            if vtype == _ARRAY:  # arrays are skipped (none is wanted)
-                etype, count = struct.unpack_from("<IQ", buf, pos)
-                pos += 12
-                if etype in _SCALARS:
-                    return None, pos + count * struct.calcsize(_SCALARS[etype])
-                for _ in range(count):
-                    _item, pos = value(etype, pos, False)
-                return None, pos
-            raise ValueError(f"unknown value type {vtype}")
-
-        found: dict[str, object] = {}
-        for _ in range(n_kv):
-            key, pos = string(pos)
-            (vtype,) = struct.unpack_from("<I", buf, pos)
-            wanted = key in _WANTED or key.endswith(".context_length")
-            item, pos = value(vtype, pos + 4, wanted)
-            if wanted:
-                found[key] = item
+        found, pos, n_tensors = _metadata(
+            buf, lambda key: key in _WANTED or key.endswith(".context_length"))
         tensors = []
         for _ in range(n_tensors):
-            _name, pos = string(pos)
+            _name, pos = _string(buf, pos)
             (n_dims,) = struct.unpack_from("<I", buf, pos)
             dims = struct.unpack_from(f"<{n_dims}Q", buf, pos + 4)
             ttype, offset = struct.unpack_from("<IQ", buf, pos + 4 + 8 * n_dims)

@@ -55,62 +55,18 @@ class PackInfo:
 
 
 # -- reading and writing the GGUF ------------------------------------------------------------
-_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
-            10: "<Q", 11: "<q", 12: "<d"}
-_STRING, _ARRAY = 8, 9
-
-
-def _header_values(path: Path, keys: set[str]) -> dict[str, Any]:
-    """The values of ``keys`` from a GGUF's metadata, skipping everything else (gguf-py's
-    reader would build all 49k vocabulary entries first: seconds on a big model)."""
-    import mmap
-    import struct
-
-    found: dict[str, Any] = {}
-    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-        if buf[:4] != b"GGUF":
-            raise PackError(f"{path}: not a GGUF file")
-        _n_tensors, n_kv = struct.unpack_from("<QQ", buf, 8)
-        pos = 24
-
-        def skip_or_read(vtype: int, pos: int, keep: bool) -> tuple[Any, int]:
-            if vtype in _SCALARS:
-                fmt = _SCALARS[vtype]
-                return (struct.unpack_from(fmt, buf, pos)[0] if keep else None,
-                        pos + struct.calcsize(fmt))
-            if vtype == _STRING:
-                (n,) = struct.unpack_from("<Q", buf, pos)
-                text = buf[pos + 8:pos + 8 + n].decode("utf-8", "replace") if keep else None
-                return text, pos + 8 + n
-            if vtype == _ARRAY:
-                etype, count = struct.unpack_from("<IQ", buf, pos)
-                pos += 12
-                if etype in _SCALARS:
-                    return None, pos + count * struct.calcsize(_SCALARS[etype])
-                for _ in range(count):
-                    _item, pos = skip_or_read(etype, pos, False)
-                return None, pos
-            raise PackError(f"{path}: unknown GGUF value type {vtype}; the file is damaged")
-
-        for _ in range(n_kv):
-            (n,) = struct.unpack_from("<Q", buf, pos)
-            key = buf[pos + 8:pos + 8 + n].decode("utf-8", "replace")
-            (vtype,) = struct.unpack_from("<I", buf, pos + 8 + n)
-            value, pos = skip_or_read(vtype, pos + 12 + n, key in keys)
-            if key in keys:
-                found[key] = value
-    return found
-
-
 def read_pack(path: str | Path) -> PackInfo:
     """The pack metadata of a GGUF (empty for a plain model)."""
     import struct
 
+    from .gguf_info import metadata
+
     path = Path(path)
     try:
-        values = _header_values(path, {KEY_SYSTEM_PROMPT, KEY_DESCRIPTION, KEY_SCENARIOS})
+        values = metadata(path, {KEY_SYSTEM_PROMPT, KEY_DESCRIPTION, KEY_SCENARIOS})
     except (OSError, ValueError, struct.error) as exc:
-        raise PackError(f"{path}: cannot read the GGUF header ({type(exc).__name__})") from None
+        why = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+        raise PackError(f"{path}: cannot read the GGUF header ({why})") from None
     scenarios: list[dict[str, str]] = []
     raw = values.get(KEY_SCENARIOS)
     if raw:
