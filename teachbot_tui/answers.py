@@ -347,18 +347,18 @@ class Assistant:
             held = {(p.chunk_id, p.digest): p for t in kept for p in t.passages}
             found = [held.get((src.chunk_id, src.digest)) for src in retrieved]
             reused = [old for old in found if old is not None]
+            cut = len(found)
             if len(reused) >= MIN_PASSAGES:
                 # a follow-up that finds enough of what the conversation holds: when its best
                 # match is one of those, the conversation covers it and nothing new is read;
                 # otherwise a new passage ranked below all of those adds little and costs a
                 # full read
-                last = 0 if found[0] is not None else max(
+                cut = 0 if found[0] is not None else max(
                     i for i, old in enumerate(found) if old is not None)
-                retrieved, found = retrieved[: last + 1], found[: last + 1]
             new: list[Source] = []
             n = last_n
-            for src, old in zip(retrieved, found, strict=True):
-                if old is None:
+            for i, (src, old) in enumerate(zip(retrieved, found, strict=True)):
+                if old is None and i < cut:
                     n += 1
                     new.append(replace(src, n=n, reused=False))
             return reused, new

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -150,9 +151,12 @@ def test_follow_up_names_passages_it_already_sent(assistant: Assistant) -> None:
     reused = [s for s in second.sources if s.reused]
     new = [s for s in second.sources if not s.reused]
     assert reused, "a same-topic follow-up finds passages it already has"
-    for s in reused:  # named by their first numbers, never sent again
+    for s in reused:  # by their first numbers, never sent again
         assert old[s.chunk_id] == s.n and f"{FENCE_OPEN} [{s.n}]" not in sent
-        assert f"[{s.n}]" in sent.split(FENCE_CLOSE)[-1]
+    # the ones the search found again are named (the others are still in the history)
+    line = [ln for ln in sent.split(FENCE_CLOSE)[-1].splitlines() if "from earlier" in ln][0]
+    named = {int(x) for x in re.findall(r"\[(\d+)\]", line)}
+    assert named and named <= {s.n for s in reused}
     assert [s.n for s in new] == list(range(len(first.sources) + 1,
                                              len(first.sources) + 1 + len(new)))
     assert sent.count(FENCE_OPEN) == len(new)

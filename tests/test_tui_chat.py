@@ -77,8 +77,10 @@ async def test_question_is_streamed_with_sources_and_saved(tmp_path: Path, monke
         assert user.role == "user" and reply.role == "assistant"
         assert reply.status == "complete"
         assert reply.text == "Speak privately and agree a signal [1]."
-        # streamed piece by piece through Markdown's stream, then rendered in full once
-        assert len(writes) == 7 and "".join(writes) == reply.text
+        # streamed piece by piece through Markdown's stream (the final full stop waits for
+        # the end, in case a citation goes before it), then rendered in full once
+        assert writes == ["Speak", " privately", " and", " agree", " a", " signal", " [1]", "."]
+        assert "".join(writes) == reply.text
         assert reply.markdown.source == reply.text
         # numbered sources with file, page, heading and snippet
         assert reply.sources_list.display
