@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from .library.keywords import STOPWORDS
+from .library.keywords import query_words, stem
 
 CITATION_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 #: Content words a sentence must share with a passage, and the share of its content words
@@ -28,22 +28,11 @@ MIN_SHARE = 0.5
 # letter (so "e.g. the" and "3.5" go on), or at a line break not after such punctuation.
 _BOUNDARY = re.compile(r"([.!?]+[\"')\]]*)(\s+)(?=([^\sa-z]))|(?<![.!?\"')\]\s])(\n)")
 _MAYBE_END = re.compile(r"[.!?]+[\"')\]]*\s*$")
-_WORD = re.compile(r"\w+")
 
 
 def content_words(text: str) -> set[str]:
-    """Lower-case words that carry meaning: no stopwords, single letters or suffixes that only
-    make plurals and tenses."""
-    out = set()
-    for w in _WORD.findall(text.lower()):
-        if w in STOPWORDS or (len(w) < 2 and not w.isdigit()):
-            continue
-        for suffix in ("ing", "ed", "es", "s"):
-            if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-                w = w[: -len(suffix)]
-                break
-        out.add(w)
-    return out
+    """The text's content words, stemmed as the keyword index stems them."""
+    return {stem(w) for w in query_words(text)}
 
 
 class Attributor:
