@@ -144,8 +144,9 @@ def chat_turn(engine, assistant, store, conversation_id: int, question: str,  # 
             cancel.set()  # Esc: the reply so far is kept, as in the app
     if ttft is None:
         ttft = (time.perf_counter() - t0) * 1000
-    store.add_message(conversation_id, "assistant", answer.text,
-                      status="stopped" if answer.cancelled else "complete")
+    reply = store.add_message(conversation_id, "assistant", answer.text,
+                              status="stopped" if answer.cancelled else "complete")
+    store.update_message(reply, answer.text, sent=answer.said)
     return ttft, answer, seen
 
 

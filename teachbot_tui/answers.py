@@ -6,7 +6,10 @@ exactly as they were sent), so llama.cpp re-evaluates only the new turn. What ea
 part of the conversation's history: a user message may carry ``"sent"`` (its content exactly as
 the model read it) and ``"passages"`` (the passages that turn added, numbered); an answer gives
 both in :attr:`Answer.record`, and the caller stores them with the question (the app keeps them
-in its conversation store, so a resumed conversation rebuilds the same prefix).
+in its conversation store, so a resumed conversation rebuilds the same prefix). A reply is
+repeated as the model wrote it (:attr:`Answer.said`, kept as the assistant message's ``"sent"``),
+not as it was shown: the citations written in and the fence echoes taken out for the reader
+would otherwise make the model read its own reply again from the first change.
 
 A follow-up does not send a passage the conversation already holds: it names it by its number
 and adds only new passages, numbered on from the last. How many new passages a turn reads is
@@ -197,6 +200,8 @@ class Answer:
     messages: list[Message]
     usage: Usage = field(default_factory=Usage)
     text: str = ""
+    said: str = ""
+    """The reply as the model wrote it (``text`` is what the reader sees)."""
     new_sources: list[Source] = field(default_factory=list)
     """The passages this turn sent for the first time (``sources`` also has the older ones)."""
     _stream: Iterator[str] | None = None
@@ -208,7 +213,7 @@ class Answer:
                 self._note:
             self.text += self._note
             yield self._note
-        pieces: Iterator[str] = without_fence_echoes(self._stream)
+        pieces: Iterator[str] = without_fence_echoes(self._written(self._stream))
         if self.sources:  # the citations the model left out (citations.py)
             pieces = with_citations(pieces, Attributor((s.n, s.text) for s in self.sources))
         for piece in pieces:
@@ -220,6 +225,11 @@ class Answer:
             s.cited = s.n in cited
 
     _note: str = ""
+
+    def _written(self, stream: Iterator[str]) -> Iterator[str]:
+        for piece in stream:
+            self.said += piece
+            yield piece
 
     @property
     def cancelled(self) -> bool:
@@ -235,6 +245,10 @@ class Answer:
     def history_entry(self) -> Message:
         """The question as a history entry for the next turn (with :attr:`record`)."""
         return {"role": "user", "content": self.question, **self.record}  # type: ignore[dict-item]
+
+    def reply_entry(self) -> Message:
+        """The reply as a history entry for the next turn (with what the model wrote)."""
+        return {"role": "assistant", "content": self.text, "sent": self.said}
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -259,7 +273,7 @@ class _Turn:
     """One earlier exchange as the prompt repeats it."""
 
     user: str  # the user message exactly as sent (or the bare question, if not recorded)
-    reply: str | None
+    reply: str | None  # as the model wrote it (or as shown, if not recorded)
     passages: list[Source]  # passages this turn sent first
 
 
@@ -273,7 +287,7 @@ def _earlier_turns(history: list[dict[str, Any]]) -> list[_Turn]:
                         if isinstance(p, dict) and "n" in p]
             turns.append(_Turn(str(m.get("sent") or m["content"]), None, passages))
         elif m.get("role") == "assistant" and turns and turns[-1].reply is None:
-            turns[-1].reply = str(m["content"])
+            turns[-1].reply = str(m.get("sent") or m["content"])
     return turns
 
 

@@ -6,7 +6,8 @@ reply left ``streaming`` by a crash is marked ``interrupted``.
 
 A question also keeps what was sent to the model for it (:meth:`ConversationStore.record_sent`,
 from ``Answer.record``): later turns, also after a restart, repeat it byte for byte and refer
-to its passages by number instead of sending them again.
+to its passages by number instead of sending them again. A reply keeps the text the model
+wrote (``sent`` as well, given to :meth:`ConversationStore.update_message`).
 """
 
 from __future__ import annotations
@@ -42,14 +43,15 @@ class StoredMessage:
     sources: list[dict[str, Any]] = field(default_factory=list)
     status: str = "complete"  # complete | streaming | stopped | interrupted | error
     created_at: str = ""
-    sent: str | None = None  # a question: the user message exactly as the model read it
+    sent: str | None = None  # the message exactly as the model read (a question) or wrote it
     passages: list[dict[str, Any]] = field(default_factory=list)  # ...and the passages it added
 
     def history_entry(self) -> dict[str, Any]:
         """This message as the Assistant's history wants it (with what was sent)."""
         entry: dict[str, Any] = {"role": self.role, "content": self.content}
-        if self.role == "user" and self.sent is not None:
+        if self.sent is not None:
             entry["sent"] = self.sent
+        if self.role == "user" and self.sent is not None:
             entry["passages"] = self.passages
         return entry
 
@@ -154,8 +156,14 @@ class ConversationStore:
         content: str,
         status: str | None = None,
         sources: list[dict[str, Any]] | None = None,
+        sent: str | None = None,
     ) -> None:
+        """Set a message's text (and its status, sources, and for a reply the text as the
+        model wrote it, when given)."""
         sets, args = ["content=?"], [_storable(content)]
+        if sent is not None:
+            sets.append("sent=?")
+            args.append(_storable(sent))
         if status is not None:
             sets.append("status=?")
             args.append(status)

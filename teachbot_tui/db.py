@@ -97,7 +97,7 @@ MIGRATIONS: list[str] = [
     """,
     # 4: what a question sent to the model (teachbot_tui/answers.py, Answer.record): the user
     # message exactly as sent, and the passages it added, so a resumed conversation rebuilds
-    # the same prompt prefix
+    # the same prompt prefix (a reply's ``sent``: its text as the model wrote it)
     """
     ALTER TABLE messages ADD COLUMN sent TEXT;
     ALTER TABLE messages ADD COLUMN passages TEXT NOT NULL DEFAULT '[]';

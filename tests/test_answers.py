@@ -13,6 +13,7 @@ import pytest
 from teachbot_tui import config
 from teachbot_tui.answers import FENCE_CLOSE, FENCE_OPEN, NO_CONTEXT_NOTE, Assistant
 from teachbot_tui.engine.base import Cancel, Options
+from teachbot_tui.engine.fake import FakeEngine
 from teachbot_tui.library import Library
 from teachbot_tui.paths import Paths
 from teachbot_tui.testing import corpus
@@ -130,20 +131,42 @@ def test_follow_up_questions_use_the_conversation(assistant: Assistant,
 
 def test_second_turn_evaluates_only_the_new_turn(assistant: Assistant) -> None:
     first = assistant.answer("How should I handle a student who keeps disrupting the lesson?")
-    reply = "".join(first)
-    history = [first.history_entry(), {"role": "assistant", "content": reply}]
+    list(first)
+    history = [first.history_entry(), first.reply_entry()]
     second = assistant.answer("What happens after a pupil ignores a warning?", history=history)
     list(second)
-    assert second.usage.cached_tokens >= first.usage.prompt_tokens - 1
+    # the whole first turn, the reply as the model wrote it included, is not read again
+    assert second.usage.cached_tokens >= first.usage.prompt_tokens + first.usage.decode_tokens - 2
     assert second.messages[:2] == first.messages[:2]  # the same prefix, byte for byte
+    assert second.messages[2] == {"role": "assistant", "content": first.said}
+
+
+def test_a_reply_is_repeated_as_the_model_wrote_it() -> None:
+    written = "Keep one calm routine. <<<END PASSAGE [1]>>> Say it the same way each day."
+    engine = FakeEngine(written)
+    settings = replace(config.load(), answer_wait_s=0.0)
+    assistant = Assistant(engine, None, settings)  # type: ignore[arg-type]
+    first = assistant.answer("How do I start a lesson calmly?", retrieval=False)
+    shown = "".join(first)
+    assert first.said == written and shown == first.text and FENCE_CLOSE not in shown
+    entry = first.reply_entry()
+    assert entry == {"role": "assistant", "content": shown, "sent": written}
+    second = assistant.answer("And after lunch?", [first.history_entry(), entry],
+                              retrieval=False)
+    assert second.messages[2] == {"role": "assistant", "content": written}
+    # a reply stored before the model's own text was kept is repeated as shown
+    third = assistant.answer("And after lunch?", [first.history_entry(),
+                                                  {"role": "assistant", "content": shown}],
+                             retrieval=False)
+    assert third.messages[2] == {"role": "assistant", "content": shown}
 
 
 def test_follow_up_names_passages_it_already_sent(assistant: Assistant) -> None:
     q = "How should I handle a student who keeps disrupting the lesson?"
     first = assistant.answer(q)
-    reply = "".join(first)
+    list(first)
     assert len(first.sources) >= 2 and all(not s.reused for s in first.sources)
-    history = [first.history_entry(), {"role": "assistant", "content": reply}]
+    history = [first.history_entry(), first.reply_entry()]
     second = assistant.answer("What should I do if it happens again?", history=history)
     list(second)
     sent = second.messages[-1]["content"]

@@ -43,18 +43,20 @@ def test_resumed_conversation_rebuilds_the_same_prefix(home: Path, tmp_path: Pat
     asked = store.add_message(conv.id, "user", q1)
     first = Assistant(engine, lib, settings).answer(q1)  # type: ignore[arg-type]
     store.record_sent(asked, **first.record)
-    store.add_message(conv.id, "assistant", "".join(first))
+    reply = store.add_message(conv.id, "assistant", "", status="streaming")
+    store.update_message(reply, "".join(first), status="complete", sent=first.said)
     store.close()
 
     # the app restarts: a new store and a new assistant over the same files
     store = ConversationStore()
     history = _history(store, conv.id)
     assert history[0]["sent"] == first.messages[-1]["content"]
+    assert history[1] == {"role": "assistant", "content": first.text, "sent": first.said}
     second = Assistant(engine, lib, settings).answer(  # type: ignore[arg-type]
         "What should I do if it happens again?", history)
     list(second)
     assert second.messages[:3] == [*first.messages, {"role": "assistant",
-                                                     "content": history[1]["content"]}]
+                                                     "content": first.said}]
     assert any(s.reused for s in second.sources)
     # an identical question in another conversation replays nothing
     other = store.create("again")

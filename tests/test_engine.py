@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from teachbot_tui import defaults
+from teachbot_tui.engine import llama_api
 from teachbot_tui.engine.base import Cancel, ChatModel, EngineError, Options, Usage
 from teachbot_tui.engine.llama import LlamaEngine
 
@@ -138,6 +139,31 @@ def test_second_turn_reuses_the_prompt_prefix(engine: LlamaEngine) -> None:
     "".join(engine.execute(follow, Options(max_tokens=8, temperature=0), None, second))
     assert second.cached_tokens >= first.prompt_tokens
     assert second.prompt_tokens - second.cached_tokens < 40
+
+
+@pytest.mark.slow
+def test_a_reply_is_not_read_again_when_its_text_tokenizes_otherwise(
+        engine: LlamaEngine) -> None:
+    llm = engine.llm
+    prompt = engine.tokenize_prompt(QUESTION)
+    words = "Start every lesson with a calm routine, the same each day."
+    # written one character at a time, with a control token in the middle that the reply's
+    # text leaves out: not how that text tokenizes
+    chars = [t for ch in words for t in llm.tokenize(ch.encode(), add_bos=False)]
+    control = llm.tokenize(b"<|im_start|>", add_bos=False, special=True)
+    assert len(control) == 1 and llama_api.token_bytes(llm, control[0], special=False) == b""
+    written = chars[:20] + control + chars[20:]
+    assert written != llm.tokenize(words.encode(), add_bos=False)
+    llama_api.rewind(llm, 0)
+    llm.eval(prompt + written)
+    follow = [*QUESTION, {"role": "assistant", "content": words},
+              {"role": "user", "content": "And for a noisy class after lunch?"}]
+    usage = Usage()
+    "".join(engine.execute(follow, Options(max_tokens=4, temperature=0), None, usage))
+    assert usage.cached_tokens == len(prompt) + len(written)
+    # the rest of the prompt is read as its own text tokenizes
+    rest = engine.tokenize_prompt(follow)[usage.cached_tokens:]
+    assert b"".join(llama_api.token_bytes(llm, t) for t in rest).startswith(b"<|im_end|>")
 
 
 @pytest.mark.slow

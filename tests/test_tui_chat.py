@@ -178,7 +178,8 @@ async def test_model_error_is_one_line_and_keeps_the_question(tmp_path: Path) ->
 
 
 async def test_history_and_regenerate(tmp_path: Path) -> None:
-    replies = iter(["First answer [1].", "Second answer.", "Regenerated answer."])
+    written = "First answer [1]. <<<END PASSAGE [1]>>>"  # the app takes the echo out
+    replies = iter([written, "Second answer.", "Regenerated answer."])
     app = fake_app(tmp_path, reply=lambda messages: next(replies))
     async with app.run_test(size=SIZE) as pilot:
         await ask(pilot, Q1)
@@ -190,15 +191,16 @@ async def test_history_and_regenerate(tmp_path: Path) -> None:
         first_call, last_call = app.fake_engine.calls[0], app.fake_engine.calls[-1]
         assert [m["role"] for m in last_call] == ["system", "user", "assistant", "user"]
         assert last_call[1] == first_call[-1] and last_call[1]["content"].endswith(Q1)
-        assert last_call[2]["content"] == "First answer [1]."
+        assert last_call[2]["content"] == written  # the reply as the model wrote it
         await pilot.press("ctrl+r")
         views = await answered(pilot, 4)
         assert views[-1].text == "Regenerated answer."
         again = app.fake_engine.calls[-1]
         assert again[1:3] == last_call[1:3] and again[3]["content"].endswith(Q2)
     conv = stored(tmp_path)[0]
-    assert [m.content for m in conv.messages] == [Q1, "First answer [1].", Q2,
-                                                   "Regenerated answer."]
+    assert [m.content.strip() for m in conv.messages] == [Q1, "First answer [1].", Q2,
+                                                           "Regenerated answer."]
+    assert conv.messages[1].sent == written
 
 
 async def test_newline_key_and_enter_sends(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@
   aborts the slice being evaluated (llama.cpp's abort callback, checked between graph nodes),
   so Esc lands within milliseconds even on a large model. llama-cpp-python keeps the evaluated
   tokens: a new prompt that shares a prefix with the previous one (the next turn of a
-  conversation) only evaluates what is new.
+  conversation) only evaluates what is new. A reply the model wrote does not always tokenize
+  back to the tokens it was written as; when the next prompt repeats it, the prompt reuses the
+  tokens the context holds for it (:meth:`LlamaEngine.tokenize_prompt`).
 * The engine measures how fast the loaded model reads prompts (:meth:`LlamaEngine.prompt_speed`),
   so callers can size a prompt to a time budget.
 * Decoding streams text pieces through :meth:`execute`, which checks the cancel flag between
@@ -32,6 +34,7 @@ PROMPT_SLICE = 128  # tokens evaluated between progress reports
 PROBE_TOKENS = 64  # tokens timed when no prompt has been read yet (prompt_speed)
 SPEED_MIN_SLICE = 16  # slices shorter than this say little about the reading speed
 SPEED_DECAY = 0.5  # weight of the older measurements when a new slice is timed
+REUSE_MIN_GAIN = 16  # held tokens a prompt must gain by reusing them as written (tokenize_prompt)
 
 PrefillProgress = Callable[[int, int], None]
 """``(tokens read, tokens to read)`` while a prompt is evaluated."""
@@ -115,6 +118,15 @@ class CpuLoad:
         if total >= 10 * self.cores:  # at least ~0.1 s since the last look, else keep it
             self.others = max(0.0, (total - idle - mine) / total * self.cores)
         return max(1, self.cores - round(self.others))
+
+
+def _shared_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def gpu_offload_supported() -> bool:
@@ -204,6 +216,7 @@ class LlamaEngine:
                 "update llama-cpp-python or pick a llama-family GGUF"
             ) from None
         self.n_ctx = int(self.llm.n_ctx())
+        self._pieces: dict[int, bytes] = {}  # token -> its text's bytes (_reuse_held)
         self._setup_template()
         self._read_tokens = 0.0  # decayed sums of timed prompt slices (prompt_speed)
         self._read_seconds = 0.0
@@ -246,17 +259,64 @@ class LlamaEngine:
     def format_prompt(self, messages: list[Message]) -> str:
         return self._formatter(messages=messages).prompt
 
-    def tokenize_prompt(self, messages: list[Message]) -> list[int]:
+    def _tokenize(self, messages: list[Message]) -> tuple[bytes, list[int]]:
+        """The prompt's bytes (with the BOS text when the tokenizer adds one) and its tokens."""
         prompt = self.format_prompt(messages)
         # the template writes its own BOS where it wants one
         add_bos = self._adds_bos and not (self.eos_token and prompt.startswith(self.bos_token))
-        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        return ((self.bos_token if add_bos else "") + prompt).encode("utf-8"), tokens
+
+    def tokenize_prompt(self, messages: list[Message]) -> list[int]:
+        """The prompt's tokens. Where it starts with text the context holds, it keeps the held
+        tokens for that text (see :meth:`_reuse_held`)."""
+        text, tokens = self._tokenize(messages)
+        return self._reuse_held(text, tokens)
+
+    def _piece(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            piece = self._pieces[token] = llama_api.token_bytes(self.llm, token)
+        return piece
+
+    def _reuse_held(self, text: bytes, tokens: list[int]) -> list[int]:
+        """``tokens``, or the held tokens for the longest start of ``text`` the context holds
+        followed by the rest of ``text`` tokenized on its own, when that reuses at least
+        :data:`REUSE_MIN_GAIN` more tokens.
+
+        A reply is written token by token, and its text does not always tokenize back to the
+        same tokens (with a 1B model's noise, 31 of 96 did), and its text leaves out control
+        tokens and bytes of no character; the next turn, which repeats the reply,
+        would otherwise read it again from the first difference. The split is made at a
+        token the model itself wrote, on a character boundary, and only kept when the rest
+        tokenizes to exactly its own bytes (a tokenizer that adds a space prefix does not)."""
+        held = llama_api.held_tokens(self.llm)
+        cached = _shared_prefix(held, tokens)
+        if len(held) - cached < REUSE_MIN_GAIN:
+            return tokens
+        pos = keep = cut = 0
+        for i, token in enumerate(held):
+            piece = self._piece(token)
+            if text[pos:pos + len(piece)] != piece:
+                if min(piece, default=0) >= 0x80 or not llama_api.token_bytes(
+                        self.llm, token, special=False):
+                    continue  # a control token, or bytes of no character: the reply's text
+                break  # leaves them out, but the model wrote them, so they stay
+            pos += len(piece)
+            if pos < len(text) and text[pos] & 0xC0 != 0x80:  # not inside a character
+                keep, cut = i + 1, pos
+        if keep < cached + REUSE_MIN_GAIN:
+            return tokens
+        rest = self.llm.tokenize(text[cut:], add_bos=False, special=True)
+        if b"".join(self._piece(t) for t in rest) != text[cut:]:
+            return tokens
+        return held[:keep] + rest
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     def count_prompt_tokens(self, messages: list[Message]) -> int:
-        return len(self.tokenize_prompt(messages))
+        return len(self._tokenize(messages)[1])
 
     # -- generation ----------------------------------------------------------------------
     def execute(
@@ -285,13 +345,7 @@ class LlamaEngine:
     # -- reading prompts: cache reuse, progress, cancel, speed -----------------------------
     def _cached_prefix(self, tokens: list[int]) -> int:
         """How many leading tokens of ``tokens`` the context already holds."""
-        held = llama_api.held_tokens(self.llm)
-        n = 0
-        for a, b in zip(held, tokens, strict=False):
-            if a != b:
-                break
-            n += 1
-        return n
+        return _shared_prefix(llama_api.held_tokens(self.llm), tokens)
 
     def cached_tokens(self, messages: list[Message]) -> int:
         """Tokens of this prompt that would not be read again (the shared prefix)."""

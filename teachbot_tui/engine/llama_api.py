@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["Sampler", "adds_bos", "eot_token", "held_tokens", "last_logits", "load_progress",
-           "rewind", "set_abort_callback", "set_threads", "token_text", "tokenize_address",
-           "vocab"]
+           "rewind", "set_abort_callback", "set_threads", "token_bytes", "token_text",
+           "tokenize_address", "vocab"]
 
 
 def vocab(llm: Any) -> Any:
@@ -36,6 +36,22 @@ def token_text(llm: Any, token: int) -> str:
     import llama_cpp
 
     return llama_cpp.llama_vocab_get_text(vocab(llm), token).decode("utf-8")
+
+
+def token_bytes(llm: Any, token: int, special: bool = True) -> bytes:
+    """The bytes ``token`` stands for in text (a control token as written, or, with
+    ``special=False``, as nothing; a piece of a character as its bytes)."""
+    import ctypes
+
+    import llama_cpp
+
+    size = 64
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        n = llama_cpp.llama_token_to_piece(vocab(llm), token, buf, size, 0, special)
+        if n >= 0:
+            return buf.raw[:n]
+        size = -n
 
 
 def adds_bos(llm: Any) -> bool:

@@ -391,7 +391,8 @@ class ChatScreen(SidePaneScreen):
                                                text or (event.text if status == "error" else ""),
                                                sources=job.sources, status=status)
         else:
-            store.update_message(job.message_id, text, status=status, sources=job.sources)
+            store.update_message(job.message_id, text, status=status, sources=job.sources,
+                                 sent=event.said)
         if job.stream is not None:
             await job.stream.stop()
         view = job.view

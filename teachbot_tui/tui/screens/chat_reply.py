@@ -54,8 +54,9 @@ class ReplyEvent(Message):
 
     def __init__(self, job: ReplyJob, kind: str, text: str = "", status: str = "",
                  sources: list[dict[str, Any]] | None = None, no_context: bool = False,
-                 record: dict[str, Any] | None = None) -> None:
+                 record: dict[str, Any] | None = None, said: str | None = None) -> None:
         super().__init__()
+        self.said = said  # done: the reply as the model wrote it
         self.record = record
         self.job = job
         self.kind = kind
@@ -126,4 +127,5 @@ def write_reply(backend: Backend, job: ReplyJob, post: Post) -> None:
             return
     status = "stopped" if job.cancel.is_set else "complete"
     post("done", status=status, sources=[source_dict(s) for s in answer.sources],
-         no_context=bool(getattr(answer, "no_context", False)))
+         no_context=bool(getattr(answer, "no_context", False)),
+         said=getattr(answer, "said", None))
