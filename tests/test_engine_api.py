@@ -158,8 +158,24 @@ def test_sampler_draws_as_create_completion_does(llm: Any) -> None:
     assert llm.detokenize(got).decode("utf-8", "replace") == expected["choices"][0]["text"]
 
 
+def test_pieces_are_read_whole_where_detokenize_drops_them(llm: Any) -> None:
+    """Why engine/decoding.py has its own loop: llama-cpp-python's detokenize (used by
+    create_completion's text) gives nothing for a token whose text is over 32 bytes. When a
+    new version fixes this, the first assertion fails: the loop may then go back to it."""
+    vocab = llama_api.vocab(llm)
+    long = next(t for t in range(llm.n_vocab())
+                if len(llama_api.piece(vocab, t, ctypes.create_string_buffer(8))) > 32)
+    whole = llama_api.piece(vocab, long)
+    assert llm.detokenize([long]) == b""
+    assert len(whole) > 32 and llm.tokenize(whole, add_bos=False, special=False) == [long]
+    assert llama_api.token_bytes(llm, long) == whole
+    eos = llm.token_eos()
+    assert llama_api.piece(vocab, eos, special=True) == b"<|im_end|>"
+    assert llama_api.piece(vocab, eos) == b""
+
+
 def test_greedy_sampling_sees_writes_to_the_logits(llm: Any) -> None:
-    """structured.decode masks tokens by writing -inf into llama.cpp's logits buffer."""
+    """decoding.decode masks tokens by writing -inf into llama.cpp's logits buffer."""
     llama_api.rewind(llm, 0)
     llm.eval(llm.tokenize(PROMPT, add_bos=False, special=True))
     logits = llama_api.last_logits(llm, llm.n_vocab())

@@ -11,15 +11,17 @@
   tokens the context holds for it (:meth:`LlamaEngine.tokenize_prompt`).
 * The engine measures how fast the loaded model reads prompts (:meth:`LlamaEngine.prompt_speed`),
   so callers can size a prompt to a time budget.
-* Decoding streams text pieces through :meth:`execute`, which checks the cancel flag between
-  tokens.
+* Decoding streams text pieces through :meth:`execute` (the loop is :mod:`.decoding`), which
+  checks the cancel flag between tokens.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import os
+import random
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..gguf_info import GGUFError, read_info
-from . import llama_api
+from . import decoding, llama_api
 from .base import Cancel, EngineError, Message, Options, Usage
 
 PROMPT_SLICE = 128  # tokens evaluated between progress reports
@@ -259,13 +261,13 @@ class LlamaEngine:
     def format_prompt(self, messages: list[Message]) -> str:
         return self._formatter(messages=messages).prompt
 
-    def _tokenize(self, messages: list[Message]) -> tuple[bytes, list[int]]:
-        """The prompt's bytes (with the BOS text when the tokenizer adds one) and its tokens."""
+    def _tokenize(self, messages: list[Message]) -> tuple[str, list[int]]:
+        """The prompt's text (with the BOS text when the tokenizer adds one) and its tokens."""
         prompt = self.format_prompt(messages)
         # the template writes its own BOS where it wants one
         add_bos = self._adds_bos and not (self.eos_token and prompt.startswith(self.bos_token))
         tokens = self.llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
-        return ((self.bos_token if add_bos else "") + prompt).encode("utf-8"), tokens
+        return (self.bos_token if add_bos else "") + prompt, tokens
 
     def tokenize_prompt(self, messages: list[Message]) -> list[int]:
         """The prompt's tokens. Where it starts with text the context holds, it keeps the held
@@ -279,36 +281,36 @@ class LlamaEngine:
             piece = self._pieces[token] = llama_api.token_bytes(self.llm, token)
         return piece
 
-    def _reuse_held(self, text: bytes, tokens: list[int]) -> list[int]:
+    def _reuse_held(self, text: str, tokens: list[int]) -> list[int]:
         """``tokens``, or the held tokens for the longest start of ``text`` the context holds
         followed by the rest of ``text`` tokenized on its own, when that reuses at least
         :data:`REUSE_MIN_GAIN` more tokens.
 
         A reply is written token by token, and its text does not always tokenize back to the
-        same tokens (with a 1B model's noise, 31 of 96 did), and its text leaves out control
-        tokens and bytes of no character; the next turn, which repeats the reply,
-        would otherwise read it again from the first difference. The split is made at a
-        token the model itself wrote, on a character boundary, and only kept when the rest
-        tokenizes to exactly its own bytes (a tokenizer that adds a space prefix does not)."""
+        same tokens (of a 1B model's noise, 31 of 96 did), and its text leaves out the control
+        tokens the model wrote (each token decoded as :mod:`.decoding` does). The next turn, which repeats the reply, would otherwise read it again
+        from the first difference. The split is made after a token the model itself wrote, on
+        a character boundary, and only kept when the rest tokenizes to exactly its own text
+        (a tokenizer that adds a space prefix does not)."""
         held = llama_api.held_tokens(self.llm)
         cached = _shared_prefix(held, tokens)
         if len(held) - cached < REUSE_MIN_GAIN:
             return tokens
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pos = keep = cut = 0
         for i, token in enumerate(held):
-            piece = self._piece(token)
-            if text[pos:pos + len(piece)] != piece:
-                if min(piece, default=0) >= 0x80 or not llama_api.token_bytes(
-                        self.llm, token, special=False):
-                    continue  # a control token, or bytes of no character: the reply's text
-                break  # leaves them out, but the model wrote them, so they stay
-            pos += len(piece)
-            if pos < len(text) and text[pos] & 0xC0 != 0x80:  # not inside a character
+            out = decoder.decode(self._piece(token))
+            if not text.startswith(out, pos):
+                if llama_api.token_bytes(self.llm, token, special=False):
+                    break
+                continue  # a control token the reply's text leaves out
+            pos += len(out)
+            if not decoder.getstate()[0]:  # no character left unfinished
                 keep, cut = i + 1, pos
         if keep < cached + REUSE_MIN_GAIN:
             return tokens
-        rest = self.llm.tokenize(text[cut:], add_bos=False, special=True)
-        if b"".join(self._piece(t) for t in rest) != text[cut:]:
+        rest = self.llm.tokenize(text[cut:].encode("utf-8"), add_bos=False, special=True)
+        if b"".join(self._piece(t) for t in rest) != text[cut:].encode("utf-8"):
             return tokens
         return held[:keep] + rest
 
@@ -435,27 +437,34 @@ class LlamaEngine:
         if not self._prefill(tokens, cancel, progress):
             usage.finish_reason = "cancelled"
             return
-        if opts.seed is not None:
-            self.seed = opts.seed
-            llm.set_seed(opts.seed)
+        # a seed given is used; otherwise the next one follows from the last (as
+        # create_completion does), so asking again gives another reply
+        self.seed = opts.seed if opts.seed is not None else \
+            random.Random(self.seed).randint(0, 2**32 - 1)
+        llm.set_seed(self.seed)
+        matcher = None
         if opts.json_schema is not None:  # JSON: llguidance's token masks (engine/structured)
             from . import structured
 
             matcher = structured.matcher_for(llm, opts.json_schema, self._stop_ids)
-            if matcher is not None:
-                yield from structured.decode(llm, tokens, matcher, opts, cancel, usage, t0,
-                                             seed=self.seed)
+            if matcher is None:
+                yield from self._grammar_stream(tokens, opts, cancel, usage, t0)
                 return
-        grammar = None
-        if opts.json_schema is not None:  # the fallback: llama.cpp's (slower) grammar
-            from llama_cpp import LlamaGrammar
+        yield from decoding.decode(llm, tokens, opts, cancel, usage, t0, seed=self.seed,
+                                   matcher=matcher)
 
-            with quiet_stderr():
-                grammar = LlamaGrammar.from_json_schema(json.dumps(opts.json_schema),
-                                                        verbose=False)
-        stream = llm.create_completion(
+    def _grammar_stream(self, tokens: list[int], opts: Options, cancel: Cancel | None,
+                        usage: Usage, t0: float) -> Iterator[str]:
+        """JSON under llama.cpp's own grammar, for a schema llguidance cannot take: slower,
+        and through ``create_completion`` (whose text drops pieces over 32 bytes; JSON has
+        none worth keeping)."""
+        from llama_cpp import LlamaGrammar
+
+        with quiet_stderr():
+            grammar = LlamaGrammar.from_json_schema(json.dumps(opts.json_schema), verbose=False)
+        stream = self.llm.create_completion(
             tokens, max_tokens=opts.max_tokens, temperature=opts.temperature,
-            top_p=opts.top_p, repeat_penalty=opts.repeat_penalty, stop=opts.stop or None, stream=True, grammar=grammar,
+            top_p=opts.top_p, repeat_penalty=opts.repeat_penalty, stream=True, grammar=grammar,
             seed=opts.seed,
         )
         first: float | None = None

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["Sampler", "adds_bos", "eot_token", "held_tokens", "last_logits", "load_progress",
-           "rewind", "set_abort_callback", "set_threads", "token_bytes", "token_text",
+           "piece", "rewind", "set_abort_callback", "set_threads", "token_bytes", "token_text",
            "tokenize_address", "vocab"]
 
 
@@ -38,20 +38,22 @@ def token_text(llm: Any, token: int) -> str:
     return llama_cpp.llama_vocab_get_text(vocab(llm), token).decode("utf-8")
 
 
-def token_bytes(llm: Any, token: int, special: bool = True) -> bytes:
-    """The bytes ``token`` stands for in text (a control token as written, or, with
-    ``special=False``, as nothing; a piece of a character as its bytes)."""
-    import ctypes
-
+def piece(vocab: Any, token: int, buf: Any = None, special: bool = False) -> bytes:
+    """The bytes ``token`` stands for in text, whole however long (``special``: a control
+    token as written, else as nothing). ``buf``: a ctypes buffer to reuse (one per thread)."""
     import llama_cpp
 
-    size = 64
-    while True:
-        buf = ctypes.create_string_buffer(size)
-        n = llama_cpp.llama_token_to_piece(vocab(llm), token, buf, size, 0, special)
-        if n >= 0:
-            return buf.raw[:n]
-        size = -n
+    buf = buf if buf is not None else ctypes.create_string_buffer(64)
+    n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, special)
+    if n < 0:  # the buffer was too small: -n is the size needed
+        buf = ctypes.create_string_buffer(-n)
+        n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, special)
+    return bytes(buf.raw[:n])
+
+
+def token_bytes(llm: Any, token: int, special: bool = True) -> bytes:
+    """:func:`piece` for a loaded model."""
+    return piece(vocab(llm), token, special=special)
 
 
 def adds_bos(llm: Any) -> bool:

@@ -6,7 +6,7 @@ for Llama 3, 151k for Qwen2.5) and halves the decode speed of a small model. llg
 (MIT, Rust) computes the set of allowed next tokens as a bitmask in tens of microseconds
 (a lexer/parser split over a token trie), whatever the vocabulary.
 
-One decoding step here:
+One decoding step (the loop is :func:`.decoding.decode`, shared with free text):
 
 1. llguidance writes the mask of allowed next tokens for the output so far;
 2. the logits of the disallowed tokens are set to -inf in place, in llama.cpp's own logits
@@ -25,25 +25,18 @@ falls back to llama.cpp's own grammar, slower but equivalent.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import ctypes
 import json
 import threading
-import time
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
 from . import llama_api
-from .base import Cancel, Options, Usage
 
-__all__ = ["decode", "matcher_for", "schema_text", "tokenizer_for", "warm"]
-
-TOP_K = 40
-MIN_P = 0.05
-"""The sampler settings ``Llama.create_completion`` uses for free text, kept equal here."""
+__all__ = ["matcher_for", "schema_text", "tokenizer_for", "warm"]
 
 JSON_STYLE = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 """One space after ``,`` and ``:``, no other whitespace: no tokens spent on indentation."""
@@ -63,18 +56,6 @@ def _grammar(schema_json: str) -> str:
     return llguidance.LLMatcher.grammar_from_json_schema(schema_json, overrides=JSON_STYLE)
 
 
-def _piece(vocab: Any, token: int, buf: Any, special: bool = False) -> bytes:
-    """The bytes of ``token`` (``special``: control tokens as their text, else empty)."""
-    import llama_cpp
-
-    n = llama_cpp.llama_token_to_piece(vocab, token, buf, len(buf), 0, special)
-    if n < 0:
-        big = ctypes.create_string_buffer(-n)
-        n = llama_cpp.llama_token_to_piece(vocab, token, big, len(big), 0, special)
-        return bytes(big.raw[:n])
-    return bytes(buf.raw[:n])
-
-
 def _build_tokenizer(llm: Any, stop_ids: Iterable[int]) -> Any:
     """llguidance's tokenizer over llama.cpp's vocabulary: every token's bytes (control
     tokens marked with a 0xFF prefix, as llguidance expects) and llama.cpp's own tokenize
@@ -92,7 +73,7 @@ def _build_tokenizer(llm: Any, stop_ids: Iterable[int]) -> Any:
     user = llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
     tokens: list[bytes] = []
     for token in range(int(llama_cpp.llama_vocab_n_tokens(vocab))):
-        piece = _piece(vocab, token, buf, special=True)
+        piece = llama_api.piece(vocab, token, buf, special=True)
         attr = llama_cpp.llama_vocab_get_attr(vocab, token)
         if attr & control or (attr & user and piece.startswith(b"<") and piece.endswith(b">")):
             piece = b"\xff" + piece
@@ -129,63 +110,3 @@ def matcher_for(llm: Any, schema: dict[str, Any], stop_ids: Iterable[int] = ()) 
     except Exception:  # noqa: BLE001 - any failure means: use llama.cpp's grammar instead
         return None
     return None if matcher.is_error() else matcher
-
-
-def decode(llm: Any, tokens: list[int], matcher: Any, opts: Options, cancel: Cancel | None,
-           usage: Usage, t0: float, seed: int = 0) -> Iterator[str]:
-    """Decode under ``matcher`` after the prompt ``tokens`` (all but the last already
-    evaluated: the engine's prefill). Yields text pieces; fills ``usage`` (``t0``: when
-    the prompt started, for ``prompt_eval_ms``; ``seed``: for sampling at a temperature
-    above 0)."""
-    import llama_cpp
-    import numpy as np
-
-    vocab = llama_api.vocab(llm)
-    n_vocab = int(llm.n_vocab())
-    keep = len(tokens) - 1
-    # the same prompt again (or a longer cached state): re-run its end
-    llama_api.rewind(llm, keep)
-    sampler = llama_api.Sampler(llm, top_k=TOP_K, top_p=opts.top_p, min_p=MIN_P, typical_p=1.0,
-                                temp=opts.temperature, repeat_penalty=opts.repeat_penalty,
-                                seed=seed)
-    mask = np.zeros((n_vocab + 31) // 32, dtype=np.int32)
-    mask_bytes = mask.view(np.uint8)
-    buf = ctypes.create_string_buffer(64)
-    text = codecs.getincrementaldecoder("utf-8")("replace")
-    first: float | None = None
-    usage.finish_reason = "length"
-    try:
-        llm.eval(tokens[keep:])
-        for _ in range(opts.max_tokens):
-            if cancel is not None and cancel.is_set:
-                usage.finish_reason = "cancelled"
-                break
-            matcher.unsafe_compute_mask_ptr(mask.ctypes.data, mask.nbytes)
-            if not mask.any():  # a dead end (cannot happen for a valid grammar)
-                usage.finish_reason = "stop"
-                break
-            logits = llama_api.last_logits(llm, n_vocab)
-            allowed = np.unpackbits(mask_bytes, count=n_vocab, bitorder="little")
-            np.copyto(logits, -np.inf, where=allowed == 0)
-            token = sampler.sample()
-            if first is None:
-                first = time.perf_counter()
-                usage.prompt_eval_ms = (first - t0) * 1000
-            if llama_cpp.llama_vocab_is_eog(vocab, token) or not matcher.consume_token(token):
-                usage.finish_reason = "stop"
-                break
-            usage.decode_tokens += 1
-            piece = text.decode(_piece(vocab, token, buf))
-            if piece:
-                yield piece
-            if matcher.is_stopped():  # the JSON is complete: nothing more to sample
-                usage.finish_reason = "stop"
-                break
-            llm.eval([token])
-        tail = text.decode(b"", final=True)
-        if tail:
-            yield tail
-    finally:
-        sampler.close()
-        if first is not None:
-            usage.decode_ms = (time.perf_counter() - first) * 1000
