@@ -32,12 +32,12 @@ from .. import offline
 # vectors at cosine >= 0.98 of sentence-transformers' (docs/retrieval.md)
 DEFAULT_QUANTIZE = "int8"
 # ONNX Runtime's threads for a run, and runs at once for a batch encode. Measured on 2 cores
-# (bench_import.py --threads-sweep, docs/benchmarks.md): one run on 2 threads embedded a batch
-# 3.7x faster than two one-thread runs side by side on a busy machine (no GIL hand-offs between
-# Python threads), and a single query took 2.2 ms p50 on 2 threads vs 1.8 ms on one; one
-# session serves both (a second would cost its memory again)
-RUN_THREADS = max(1, min(4, os.cpu_count() or 1))
-BATCH_WORKERS = 1
+# (bench_import.py --threads-sweep, docs/benchmarks.md): at load ~3, two one-thread runs side by
+# side embedded a batch 1.5x faster than one run on 2 threads (114.6 vs 75.6 chunks/s), and a
+# single query took 1.96 ms p50 on one thread vs 2.65 ms on two. The runs share one session
+# (ONNX Runtime's run is thread-safe), so the weights are in memory once.
+RUN_THREADS = 1
+BATCH_WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 
 def text_key(text: str) -> bytes:
