@@ -5,7 +5,8 @@
 
 Families: llama, mistral, qwen2, qwen3, gemma2, gemma3, phi3. Each gets the family's chat template
 and a SentencePiece tokenizer with its special tokens, which llama.cpp's converter accepts. The
-builder is trainer/tiny.py (the tests use it too). Prints the folder as the last line; with
+builder is trainer/tiny.py (the tests use it too). OUT_DIR must be new or empty (``--force``
+overwrites a folder). Prints the folder as the last line; with
 ``--json``, one JSON object instead: ``family``, ``path``, ``parameters``, ``files``.
 """
 
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hidden-size", type=int, default=64)
     parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--force", action="store_true", help="overwrite a folder that is not empty")
     parser.add_argument("--list", action="store_true", help="print the families and exit")
     parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     args = parser.parse_args()
@@ -36,6 +38,11 @@ def main() -> None:
         return
     if args.family is None or args.out is None:
         parser.error("give FAMILY and OUT_DIR (or --list)")
+    if args.out.is_file() or (args.out.is_dir() and any(args.out.iterdir()) and not args.force):
+        # it rewrites config, tokenizer and weights: a mistyped OUT_DIR must not hit a real model
+        raise SystemExit(f"make_tiny_model: {args.out}: already exists and is not an empty "
+                         "folder; pick a new OUT_DIR" + ("" if args.out.is_file() else
+                                                         " (or add --force to overwrite it)"))
     out = make_tiny_model(args.family, args.out, seed=args.seed, hidden_size=args.hidden_size,
                           intermediate_size=2 * args.hidden_size, num_hidden_layers=args.layers)
     if not args.json:

@@ -55,7 +55,7 @@ def test_install_registers_under_teachbot_home(home):
     assert result.exit_code == 0, result.output
     assert ModelRegistry().get("coach").path == defaults.chat_model_path()
     again = runner.invoke(app, ["install", str(defaults.chat_model_path()), "--name", "coach"])
-    assert again.exit_code == 1 and "already registered" in again.stderr
+    assert again.exit_code == 1 and "already registered; add --replace" in again.stderr
     replaced = runner.invoke(app, ["install", str(defaults.chat_model_path()), "--name", "coach",
                                    "--replace", "--json"])
     assert replaced.exit_code == 0

@@ -65,3 +65,23 @@ def test_family_trains_exports_and_runs_in_llama_cpp(family: str, tmp_path: Path
     adapter = export_run(run, tmp_path / "a.gguf", quant="f16", adapter=True, prompts=PROMPTS)
     assert adapter.base_gguf is not None and adapter.base_gguf.is_file()
     assert agrees(adapter.verify), adapter.verify
+
+
+def test_make_tiny_model_will_not_overwrite_a_folder(tmp_path: Path) -> None:
+    """The script rewrites config, tokenizer and weights: a mistyped OUT_DIR that holds a model
+    is refused in one line and left as it was."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[1] / "scripts" / "make_tiny_model.py"
+    real = tmp_path / "Qwen2.5-3B-Instruct"
+    real.mkdir()
+    (real / "config.json").write_text('{"model_type": "qwen2"}', encoding="utf-8")
+    for out in (real, real / "config.json"):
+        proc = subprocess.run([sys.executable, str(script), "qwen2", str(out)],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert proc.stderr.startswith(f"make_tiny_model: {out}: already exists"), proc.stderr
+        assert len(proc.stderr.splitlines()) == 1
+    assert sorted(p.name for p in real.iterdir()) == ["config.json"]
+    assert (real / "config.json").read_text(encoding="utf-8") == '{"model_type": "qwen2"}'

@@ -197,6 +197,7 @@ def test_export_cli_on_a_trained_run(tiny, data, tmp_path):
     adapter = runner.invoke(app, ["export", str(run), "--out", str(tmp_path / "a.gguf"), "--adapter", "--quant", "f16"])
     assert adapter.exit_code == 0, adapter.output
     assert "the adapter applies to" in adapter.stdout
+    assert "checked against transformers on 4 prompts: top-1 agreement " in adapter.stdout
     missing = runner.invoke(app, ["export", str(tmp_path / "nope"), "--out", str(tmp_path / "x.gguf")])
     assert missing.exit_code == 1 and missing.stderr.startswith("teachbot-train: ") and "Traceback" not in missing.output
 

@@ -78,6 +78,8 @@ def test_malformed_file_names_file_and_line(tmp_path, name, line, message):
     first = result.stderr.splitlines()[0]
     assert first.startswith(f"{BAD / name}:{line}: ") and message in first
     assert "Traceback" not in result.output
+    # nothing was written, so no summary of records hides the problems
+    assert result.stdout == "" and result.stderr.splitlines()[-1].startswith("teachbot-train: ")
     assert not (tmp_path / "out" / "train.jsonl").exists()
 
 
@@ -103,10 +105,19 @@ def test_over_length(tmp_path):
     assert any("too long" in e and "chat.jsonl:3:" in e for e in report.errors)
 
 
-def test_missing_input_is_one_line(tmp_path):
-    result = runner.invoke(app, ["prepare", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "o")])
-    assert result.exit_code == 1
-    assert "nope.jsonl: no such file or folder" in result.stderr
+@pytest.mark.parametrize("skip", [[], ["--skip-invalid"]])
+def test_missing_input_is_one_line(tmp_path, skip):
+    """A mistyped path stops prepare even with --skip-invalid: it is no bad record to drop."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for given, message in ((tmp_path / "nope.jsonl", "no such file or folder; check the path"),
+                           (empty, "no training files")):
+        result = runner.invoke(app, ["prepare", str(DATA / "chat.jsonl"), str(given),
+                                     "--out", str(tmp_path / "o"), *skip])
+        assert result.exit_code == 1
+        assert result.stderr.startswith(f"teachbot-train: {given}: {message}"), result.stderr
+        assert len(result.stderr.splitlines()) == 1 and result.stdout == ""
+        assert not (tmp_path / "o").exists()
 
 
 def test_cli_import_is_light():

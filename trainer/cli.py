@@ -108,7 +108,8 @@ def prepare(
     else:
         for line in report.errors:
             print(line, file=sys.stderr)
-        _print_prepare(report)
+        if report.written:  # a summary of what was not written would only hide the problems
+            _print_prepare(report)
     if report.errors and not skip_invalid:
         raise TrainerError(f"{len(report.errors)} problem(s) in the data; fix them, or pass "
                            "--skip-invalid to drop those records")
@@ -263,9 +264,16 @@ def export(
     print(f"wrote {d['out']} ({d['size_bytes'] / 2**20:.1f} MiB, {d['quant']}) in {d['seconds']:.1f} s")
     if d.get("base_gguf"):
         print(f"the adapter applies to {d['base_gguf']}")
-    for key, value in (d.get("verify") or {}).items():
-        if not isinstance(value, list | dict):
-            print(f"  {key}: {value}")
+    checked = d.get("verify") or {}
+    if checked:
+        from trainer.export import GREEDY_TOKENS, VERIFY_THRESHOLDS
+
+        top1, overlap = VERIFY_THRESHOLDS.get(d["quant"], VERIFY_THRESHOLDS["q4_k_m"])
+        print(f"checked against transformers on {checked['prompts']} prompts: top-1 agreement "
+              f"{checked['top1_agreement']:.2f} (needs {top1} for {d['quant']}), top-k overlap "
+              f"{checked['topk_overlap']:.2f} (needs {overlap}), max |Δlogit| "
+              f"{checked['max_abs_dlogit']:.2f}, same {GREEDY_TOKENS} greedy tokens: "
+              f"{'yes' if checked['same_greedy_tokens'] else 'no'}")
     if not adapter:
         print(f"next: teachbot-train install {d['out']} --name NAME")
 
@@ -327,8 +335,13 @@ def install(
 ) -> None:
     """Register a GGUF model with teachbot (same TEACHBOT_HOME), so the app can use it."""
     from teachbot_tui.registry import ModelRegistry
+    from trainer.gguf_io import TrainerError
 
-    entry = ModelRegistry().add(file, name, replace=replace)
+    registry = ModelRegistry()
+    if not replace and any(e.name == name for e in registry.list()):
+        raise TrainerError(f"a model named {name!r} is already registered; add --replace to point "
+                           f"it at {file}, or pick another --name")
+    entry = registry.add(file, name, replace=replace)
     if as_json:
         print(json.dumps(entry.as_dict(), indent=2, ensure_ascii=False))
         return

@@ -202,9 +202,6 @@ def prepare(
     errors: list[RecordError] = []
     examples: list[Example] = []
     for path in expand_inputs(inputs):
-        if isinstance(path, RecordError):
-            errors.append(path)
-            continue
         for item in read_file(path, system_prompt):
             if isinstance(item, RecordError):
                 errors.append(item)

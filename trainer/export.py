@@ -27,6 +27,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,6 +46,10 @@ from trainer.gguf_io import (
     quantize,
     resolve_base,
 )
+
+# peft calls transformers' deprecated ``is_gradient_checkpointing`` when it applies an adapter;
+# the warning is for peft's authors, not for the person exporting
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft)\.")
 
 VERIFY_PROMPTS = (
     "How can I help a pupil who always finishes early?",

@@ -279,14 +279,19 @@ def _practice(path: Path, system_prompt: str) -> Iterator[tuple[int, Record, str
             yield line, item, str(item.meta.get("category", ""))
 
 
-def expand_inputs(inputs: list[Path]) -> Iterator[Path | RecordError]:
+def expand_inputs(inputs: list[Path]) -> list[Path]:
+    """The files named or found in the folders named. A path that does not exist, or a folder
+    without training files, raises RecordError at once: it is a mistyped argument, not a bad
+    record, so ``--skip-invalid`` must not drop it silently."""
+    files: list[Path] = []
     for p in inputs:
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
-            if not files:
-                yield RecordError(p, 0, f"no training files ({', '.join(SUFFIXES)}) in this folder")
-            yield from files
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
+            if not found:
+                raise RecordError(p, 0, f"no training files ({', '.join(SUFFIXES)}) in this folder")
+            files.extend(found)
         elif p.exists():
-            yield p
+            files.append(p)
         else:
-            yield RecordError(p, 0, "no such file or folder")
+            raise RecordError(p, 0, "no such file or folder; check the path")
+    return files
