@@ -218,26 +218,30 @@ class _DocHit:
 
 def tune_documents(lib, queries: dict, qrels: dict, by_name: dict, k: int,  # type: ignore[no-untyped-def]
                    unit: str) -> dict:
-    """nDCG@k of the document signal's settings (weight x nearest documents lifted x
-    nearest documents expanded), through the real hybrid search."""
+    """nDCG@k of the document signal's settings through the real hybrid search: weight x span
+    (how far below the nearest document's similarity the extra weight is gone; 10: never)
+    with the nearest 20 documents lifted and 10 expanded, then the nearest documents lifted
+    (10, 20, 50) x expanded (0, 10) at the library's weight and span."""
     from teachbot_tui.library import search as searching
 
-    names = ("DOCUMENT_WEIGHT", "DOCUMENT_FETCH", "DOCUMENT_EXPAND")
+    names = ("DOCUMENT_WEIGHT", "DOCUMENT_SPAN", "DOCUMENT_FETCH", "DOCUMENT_EXPAND")
     saved = [getattr(searching, n) for n in names]
+    cells = [(w, span, 20, 10) for w in (0.0, 1.0, 1.25, 1.5, 1.75, 2.0)
+             for span in (0.05, 0.1, 0.2, 0.3, 10.0) if w > 1 or span == 0.2]
+    cells += [(saved[0], saved[1], fetch, expand) for fetch in (10, 20, 50)
+              for expand in (0, 10) if (fetch, expand) != (20, 10)]
     out = {}
     try:
-        for w in (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0):
-            for fetch in (10, 20, 50):
-                for expand in (0, 10):
-                    if w == 0 and (fetch, expand) != (10, 0):
-                        continue
-                    for n, v in zip(names, (w, fetch, expand), strict=True):
-                        setattr(searching, n, v)
-                    scores = []
-                    for qid, text in queries.items():
-                        hits = rank_documents(lib, text, "hybrid", k, unit)
-                        scores.append(ndcg(ranked_ids(hits, by_name), qrels[qid], k))
-                    out[f"w{w}_fetch{fetch}_expand{expand}"] = r(sum(scores) / max(len(scores), 1), 4)
+        for cell in cells:
+            for n, v in zip(names, cell, strict=True):
+                setattr(searching, n, v)
+            scores = []
+            for qid, text in queries.items():
+                hits = rank_documents(lib, text, "hybrid", k, unit)
+                scores.append(ndcg(ranked_ids(hits, by_name), qrels[qid], k))
+            w, span, fetch, expand = cell
+            out[f"w{w}_span{span}_fetch{fetch}_expand{expand}"] = r(
+                sum(scores) / max(len(scores), 1), 4)
     finally:
         for n, v in zip(names, saved, strict=True):
             setattr(searching, n, v)
@@ -280,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     from teachbot_tui import config
     from teachbot_tui.library import Library
     from teachbot_tui.library import documents as documents_mod
+    from teachbot_tui.library import search as searching
     from teachbot_tui.paths import Paths
 
     if args.doc_vector:
@@ -379,6 +384,9 @@ def main(argv: list[str] | None = None) -> int:
         "mode": args.mode,
         "unit": args.unit,
         "doc_vector": documents_mod.DOCUMENT_VECTOR,
+        "document_signal": {"weight": searching.DOCUMENT_WEIGHT, "span": searching.DOCUMENT_SPAN,
+                            "fetch": searching.DOCUMENT_FETCH,
+                            "expand": searching.DOCUMENT_EXPAND},
         "embedder": args.embedder,
         "embedder_id": lib.embedder.model_id,
         **{name: first[name] for name in names},

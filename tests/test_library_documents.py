@@ -257,17 +257,61 @@ def test_document_signal_lifts_the_document_that_matches_as_a_whole(
     for plan in plans:
         (folder / f"{plan['_id']}.txt").write_text(f"{plan['title']}\n\n{plan['text']}\n")
     library.import_paths([folder])
-    query = next(json.loads(line)["text"] for line in
-                 (data / "queries.jsonl").read_text().splitlines() if '"q007"' in line)
-    on = [Path(d.path).stem for d in library.search_documents(query, k=5)]
+    queries = {q["_id"]: q["text"] for q in map(json.loads,
+                                                 (data / "queries.jsonl").read_text().splitlines())}
+
+    def ranked(qid: str) -> list[str]:
+        return [Path(d.path).stem for d in library.search_documents(queries[qid], k=5)]
+
+    on = {qid: ranked(qid) for qid in ("q007", "q014")}
     saved = searching.DOCUMENT_WEIGHT
     searching.DOCUMENT_WEIGHT = 0.0
     try:
-        off = [Path(d.path).stem for d in library.search_documents(query, k=5)]
+        off = {qid: ranked(qid) for qid in ("q007", "q014")}
     finally:
         searching.DOCUMENT_WEIGHT = saved
-    # passages alone put the plan fifth; the plan as a whole is the best match
-    assert off.index("plan-007") > 0 and on[0] == "plan-007"
+    # passages alone put plan 7 fifth; as a whole it is among the nearest documents
+    assert off["q007"].index("plan-007") == 4 and on["q007"].index("plan-007") <= 1
+    # plan 14 is the nearest document; passages alone put another plan first
+    assert off["q014"][0] != "plan-014" and on["q014"][0] == "plan-014"
+
+
+def test_document_signal_gives_a_broad_document_no_more_than_a_passage(
+        library: Library, tmp_path: Path) -> None:
+    from teachbot_tui.library import search as searching
+
+    # the fixture set: one-passage notes and a long, broad handbook whose mean vector is near
+    # many questions (third nearest document here, far below the homework note)
+    data = Path(__file__).resolve().parents[1] / "scripts" / "data" / "beir-fixtures"
+    folder = tmp_path / "fixtures"
+    folder.mkdir()
+    for line in (data / "corpus.jsonl").read_text().splitlines():
+        doc = json.loads(line)
+        (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n")
+    library.import_paths([folder])
+    query = "How much homework should a ten-year-old get each night?"
+    names = ("DOCUMENT_WEIGHT", "DOCUMENT_SPAN")
+    saved = [getattr(searching, n) for n in names]
+
+    def ranked(weight: float, span: float) -> list[tuple[str, float]]:
+        searching.DOCUMENT_WEIGHT, searching.DOCUMENT_SPAN = weight, span
+        return [(Path(d.path).stem, d.fused)
+                for d in library.search_documents(query, k=4, threshold=None)]
+
+    try:
+        plain = dict(ranked(1.0, saved[1]))
+        heavy = ranked(2.0, saved[1])
+        unlimited = ranked(2.0, 10.0)
+    finally:
+        for n, v in zip(names, saved, strict=True):
+            setattr(searching, n, v)
+    assert "handbook" in plain and next(iter(plain)) == "homework_txt"
+    # far below the nearest document, the handbook's extra weight is gone: nothing moves
+    assert heavy[0][0] == "homework_txt" and dict(heavy) == plain
+    # without that limit a heavier document rank would put it first
+    assert unlimited[0][0] == "handbook"
+    # the one-passage note keeps its own place whatever the weight
+    assert dict(unlimited)["homework_txt"] == plain["homework_txt"]
 
 
 def test_cli_search_per_document(home: Path, tmp_path: Path) -> None:

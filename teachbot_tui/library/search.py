@@ -8,10 +8,17 @@ fills every candidate slot, the next round fetches four times as many.
 Hybrid search has a third signal: the documents whose vectors (:mod:`.documents`) are nearest
 the question. The best passage of each of the ``DOCUMENT_FETCH`` nearest documents counts as
 near the question as its document is: its vector term ``1 / (RRF_K + passage rank)`` becomes
-``DOCUMENT_WEIGHT / (RRF_K + document rank)`` when that is more. The best passages of the
+``weight / (RRF_K + document rank)`` when that is more. The best passages of the
 ``DOCUMENT_EXPAND`` nearest documents join the candidates if none of theirs is among them. A
-document that matches as a whole rises even when no single passage of it stands out; a
-one-passage document, whose vector is its passage's, keeps its place.
+document that matches as a whole rises even when no single passage of it stands out.
+
+The weight is 1 (a document rank counts like a passage rank) plus up to
+``DOCUMENT_WEIGHT - 1`` for a document of more than one passage, in full for the nearest
+document and less the further the document's similarity lies below the nearest one's (none
+at ``DOCUMENT_SPAN`` below). A one-passage document, whose vector is its passage's, keeps its
+place: its document rank says nothing its passage rank does not. A broad document whose mean
+vector is near many questions without being near any of them (a long handbook) ranks fairly
+high among documents but far below the nearest one, and gets no more than a passage would.
 
 With ``Query.documents`` the result is ``k`` distinct documents, each with up to
 ``per_document`` of its best passages, documents in the order of their best passage.
@@ -35,9 +42,11 @@ RRF_K = 10  # tuned on scripts/data/beir-* with eval_retrieval.py --tune (docs/r
 KEYWORD_WEIGHT = 1.0  # a BM25 rank counts like a vector rank, times coverage ** COVERAGE_POWER
 COVERAGE_POWER = 2  # share of the question's words in the passage, squared (see .keywords)
 # the document signal, tuned on the tuning halves of scripts/data/beir-* (docs/retrieval.md):
-# a document's best passage counts as near the question as the document is, weighted by this
-# (1: a document rank counts like a passage rank, so one-passage documents are unchanged)
-DOCUMENT_WEIGHT = 1.0
+# a document's best passage counts as near the question as the document is, with a weight of
+# 1 (a document rank counts like a passage rank) plus up to DOCUMENT_WEIGHT - 1 for a
+# document of several passages whose similarity is close to the nearest document's
+DOCUMENT_WEIGHT = 1.25
+DOCUMENT_SPAN = 0.2  # cosine below the nearest document's at which the extra weight is gone
 DOCUMENT_FETCH = 20  # nearest documents whose best passages are lifted
 DOCUMENT_EXPAND = 10  # nearest documents whose best passages join the candidates
 MODES = ("hybrid", "vector", "keyword")
@@ -154,14 +163,43 @@ def _document_signal(con: sqlite3.Connection, document_index: VectorIndex, query
                                                                best[h.document_id].score):
             best[h.document_id] = h
     vector_rank = {cid: i for i, cid in enumerate(vector)}
+    weights = document_weights(con, nearest, [d for d in best if d in rank],
+                               query.document_weight)
     for doc_id, h in best.items():
         r = rank.get(doc_id)
         if r is None:
             continue
         own = vector_rank.get(h.chunk_id)
         own_score = 0.0 if own is None else 1.0 / (RRF_K + own + 1)
-        h.fused += max(0.0, query.document_weight / (RRF_K + r + 1) - own_score)
+        h.fused += max(0.0, weights[doc_id] / (RRF_K + r + 1) - own_score)
     return extra
+
+
+def document_weights(con: sqlite3.Connection, nearest: list[tuple[int, float]],
+                     doc_ids: list[int], weight: float) -> dict[int, float]:
+    """The weight of each of ``doc_ids``' document rank (``nearest``: the documents nearest
+    the question with their similarities): ``min(weight, 1)``, plus, for a document of more
+    than one passage, the part of ``weight - 1`` that its closeness to the nearest of
+    ``doc_ids`` earns (all of it at the same similarity, none at ``DOCUMENT_SPAN`` or more
+    below). The nearest is taken among ``doc_ids``, the documents with candidates (in the
+    searched collection)."""
+    base = min(weight, 1.0)
+    out = dict.fromkeys(doc_ids, base)
+    if weight <= 1.0 or not doc_ids or not nearest:
+        return out
+    similarity = dict(nearest)
+    top = max(similarity[d] for d in doc_ids)
+    close = {d: 1.0 - (top - similarity[d]) / DOCUMENT_SPAN for d in doc_ids}
+    close = {d: c for d, c in close.items() if c > 0}
+    if not close:
+        return out
+    several = {d for (d,) in con.execute(
+        "SELECT document_id FROM chunks WHERE document_id IN "
+        f"({','.join('?' * len(close))}) GROUP BY document_id HAVING COUNT(*) > 1",
+        list(close))}
+    for d in several:
+        out[d] = base + (weight - 1.0) * min(1.0, close[d])
+    return out
 
 
 def _keyword_candidates(con: sqlite3.Connection, plan: KeywordQuery, limit: int) -> list[int]:
