@@ -15,6 +15,7 @@ from teachbot_tui.tui.screens.chat import ChatScreen
 from teachbot_tui.tui.screens.practice import PracticeScreen
 from teachbot_tui.tui.text import fitting, shorten
 from teachbot_tui.tui.widgets.fit import FitLabel, hint_wordings
+from teachbot_tui.tui.widgets.prompt import PromptArea
 from teachbot_tui.tui.widgets.tables import Col, FitTable, plan_columns
 
 from .fakes import JsonFakeEngine
@@ -55,6 +56,7 @@ async def test_no_text_is_wider_than_its_pane(tmp_path: Path, size: tuple[int, i
         chat.action_focus_conversations()
         await check("chat, the conversation list shown")
         chat.views()[-1].sources_list.focus()
+        await check("chat, an answer's sources focused (the footer's longest row of keys)")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is not chat
                        and str(app.screen.query_one("#passage-chunk").visual) != "")
@@ -90,7 +92,7 @@ async def test_no_text_is_wider_than_its_pane(tmp_path: Path, size: tuple[int, i
         practice.query_one(TabbedContent).active = "tab-session"
         practice.action_toggle_scenarios()
         await check("practice, the scenario list toggled")
-    assert len(seen) == 12
+    assert len(seen) == 13
     assert {name: found for name, found in seen.items() if found} == {}
 
 
@@ -199,3 +201,61 @@ def test_columns_leave_out_the_least_useful_first() -> None:
     assert width_class(80) == "-narrow" and width_class(100) == "-medium"
     assert width_class(160) == "-wide"
     assert issubclass(FitTable, object)
+
+
+async def test_the_conversation_follows_the_newest_line_and_never_hangs_under_a_gap(
+        tmp_path: Path) -> None:
+    """A reply keeps the log scrolled to its newest line; when the terminal grows taller
+    than the conversation, the conversation starts at the top (no empty band above it)."""
+    reply = " ".join(["Greet each student at the door and give a short starter task [1]."] * 20)
+    app = fake_app(tmp_path, reply=reply)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.backend.engine.done and app.backend.library.done,
+                       timeout=30)
+        chat = app.screen
+        assert isinstance(chat, ChatScreen)
+        chat.query_one("#prompt", PromptArea).text = "How do I settle a class after lunch?"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: chat.job is None and len(chat.views()) == 2, timeout=30)
+        await pilot.pause(0.3)
+        log = chat.messages
+        assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y  # the newest line
+        await pilot.resize_terminal(200, 60)
+        await pilot.pause(0.5)
+        first = chat.views()[0]
+        assert log.max_scroll_y == 0 and log.scroll_y == 0
+        assert first.region.y - log.content_region.y <= first.styles.margin.top
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.5)
+        assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y
+        await chat.action_new_conversation()  # a new conversation's hint starts at the top
+        await pilot.resize_terminal(200, 60)
+        await pilot.pause(0.5)
+        hint = chat.query_one("#empty-state")
+        assert log.scroll_y == 0 and hint.region.y == log.content_region.y
+
+
+async def test_the_practice_card_is_whole_on_a_tall_terminal_and_scrolls_on_a_short_one(
+        tmp_path: Path) -> None:
+    app = practice_app(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:  # type: ignore[attr-defined]
+        await pilot.press("f5")
+        practice = app.screen
+        assert isinstance(practice, PracticeScreen)
+        await wait_for(pilot, lambda: practice.query_one("#scenario-list").option_count > 0)
+        await practice.action_start_session()
+        await pilot.pause(0.3)
+        card = practice.query_one("#practice-card-scroll")
+        assert card.max_scroll_y == 0  # the whole card, with room left for the role-play
+        assert practice.chat.region.height >= 12
+        filters = [practice.query_one(f"#filter-{name}") for name in ("grade", "category")]
+        assert [f.region.height for f in filters] == [1, 1]  # one filter a line, in full
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.5)
+        assert card.region.height >= 7 and card.max_scroll_y > 0  # the rest scrolls
+        card.focus()
+        await pilot.press("end")  # the keyboard reaches the rest of the card
+        await wait_for(pilot, lambda: card.scroll_y == card.max_scroll_y)
+        student = practice.chat.children[0]  # the student's first line, in full
+        assert student.region.height >= 1
+        assert practice.chat.region.contains_region(student.region)

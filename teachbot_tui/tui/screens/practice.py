@@ -106,7 +106,7 @@ class PracticeScreen(SidePaneScreen):
         yield NavBar("practice")
         with Horizontal(id="practice-main"):
             with Vertical(id="practice-left"):
-                with Horizontal(id="practice-filters"):
+                with Vertical(id="practice-filters"):
                     yield Select([(g, g) for g in GRADE_BANDS], prompt="All grades",
                                  id="filter-grade", compact=True)
                     yield Select([(c, c) for c in CATEGORIES], prompt="All categories",

@@ -167,9 +167,15 @@ def revisit_content(data: dict[str, Any]) -> Content:
 
 PRACTICE_CSS = """
 #practice-main { height: 1fr; }
+/* the tabs fill the height they have (Textual's are as tall as their content), so the
+   role-play and the feedback share exactly that */
+#practice-tabs, #practice-tabs > ContentSwitcher, #practice-tabs TabPane { height: 1fr; }
 #practice-left { width: 44; border-right: solid $panel; }
 #practice-filters { height: auto; }
-#practice-filters Select { width: 1fr; }
+/* one filter a line: side by side, "All categories" or "parent communication" did not fit
+   half the pane and wrapped onto a second line */
+#practice-filters Select { width: 100%; }
+#practice-filters SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
 #scenario-list { height: 1fr; }
 #practice-card { height: auto; padding: 0 1; }
 #practice-chat { height: 1fr; padding: 0 1; }
