@@ -8,18 +8,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, OptionList, TabbedContent
+from textual.widgets import Input, OptionList, Static, TabbedContent
 
 from teachbot_tui.tui.host import width_class
 from teachbot_tui.tui.screens.chat import ChatScreen
 from teachbot_tui.tui.screens.practice import PracticeScreen
-from teachbot_tui.tui.text import fitting, shorten
+from teachbot_tui.tui.text import fitting, short_line, shorten
 from teachbot_tui.tui.widgets.fit import FitLabel, hint_wordings
 from teachbot_tui.tui.widgets.prompt import PromptArea
+from teachbot_tui.tui.widgets.sources import source_content
 from teachbot_tui.tui.widgets.tables import Col, FitTable, plan_columns
 
 from .fakes import JsonFakeEngine
-from .tui_helpers import LONG_TITLE, add_conversations, clipped_text, fake_app, wait_for
+from .tui_helpers import (
+    LONG_TITLE,
+    POLICY_DIR,
+    POLICY_NAME,
+    add_conversations,
+    clipped_text,
+    fake_app,
+    policy_path,
+    wait_for,
+)
 
 SIZES = [(80, 24), (100, 30), (160, 48)]
 
@@ -185,6 +195,29 @@ def test_shorten_cuts_at_a_word() -> None:
     assert fitting(("a long wording", "shorter one"), 8) == "shorter…"
     assert hint_wordings("path to a file (Tab completes)") == ("path to a file (Tab completes)",
                                                               "path to a file")
+    assert short_line("everyone has something\nto do as soon as they sit", 33) == (
+        "everyone has something to do as…")
+    # an answer's source: the passage's opening is cut at a word, not inside one
+    snippet = "Greet each student by name and give a short starter task so that"
+    shown = source_content({"n": 1, "path": "/a/b.md", "snippet": snippet}, 50).plain
+    assert shown.endswith("\n    Greet each student by name and give a short…")
+
+
+async def test_the_remove_question_names_the_whole_file(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3")
+        library = app.screen
+        docs = library.query_one("#documents", FitTable)
+        await wait_for(pilot, lambda: docs.row_count == 2, timeout=30)
+        docs.focus()
+        docs.move_cursor(row=[d.path for d in library.documents].index(str(policy_path())))
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: app.screen is not library)
+        question = str(app.screen.query_one(".dialog-title", Static).visual)
+        assert f"“{POLICY_NAME}” (in " in question and POLICY_DIR.split("/")[-1] in question
+        assert clipped_text(app.screen) == []
+        await pilot.press("escape")
 
 
 def test_columns_leave_out_the_least_useful_first() -> None:
@@ -259,3 +292,29 @@ async def test_the_practice_card_is_whole_on_a_tall_terminal_and_scrolls_on_a_sh
         student = practice.chat.children[0]  # the student's first line, in full
         assert student.region.height >= 1
         assert practice.chat.region.contains_region(student.region)
+
+
+async def test_the_feedback_scrolls_as_a_whole_at_80x24(tmp_path: Path) -> None:
+    """After the evaluation the Feedback tab takes the keys; PageDown and End go through
+    the whole feedback (the table is as tall as its rows, not a box scrolling inside)."""
+    app = practice_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:  # type: ignore[attr-defined]
+        await pilot.press("f5")
+        practice = app.screen
+        assert isinstance(practice, PracticeScreen)
+        await wait_for(pilot, lambda: practice.query_one("#scenario-list").option_count > 0)
+        await practice.action_start_session()
+        await practice.send("Mei, take your time: tell me the first step you would try.")
+        await wait_for(pilot, lambda: practice.job is None and len(practice.chat.children) == 3)
+        practice.action_evaluate()
+        await wait_for(pilot, lambda: practice.evaluation is not None and practice.job is None,
+                       timeout=30)
+        await pilot.pause(0.3)
+        scroll = practice.query_one("#feedback-scroll")
+        table = practice.query_one("#feedback-table", FitTable)
+        assert app.focused is scroll and scroll.max_scroll_y > 0
+        assert table.max_scroll_y == 0 and table.row_count >= 3
+        await pilot.press("pagedown")
+        await wait_for(pilot, lambda: scroll.scroll_y > 0)
+        await pilot.press("end")
+        await wait_for(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y)

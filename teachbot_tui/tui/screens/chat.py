@@ -228,7 +228,7 @@ class ChatScreen(SidePaneScreen):
                 self.refresh_conversations()
             self.notify("Conversation deleted.", markup=False)
 
-        title = safe_line(self._title_of(conversation_id), limit=60)
+        title = shorten(safe_line(self._title_of(conversation_id)), 60)
         self.app.push_screen(ConfirmDialog(f"Delete the conversation “{title}”? "
                                            "This cannot be undone."), done)
 
