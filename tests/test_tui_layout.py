@@ -8,17 +8,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, OptionList, TabbedContent
+from textual.widgets import Input, OptionList, Static, TabbedContent
 
 from teachbot_tui.tui.host import width_class
 from teachbot_tui.tui.screens.chat import ChatScreen
 from teachbot_tui.tui.screens.practice import PracticeScreen
-from teachbot_tui.tui.text import fitting, shorten
+from teachbot_tui.tui.text import fitting, short_line, shorten
 from teachbot_tui.tui.widgets.fit import FitLabel, hint_wordings
+from teachbot_tui.tui.widgets.prompt import PromptArea
+from teachbot_tui.tui.widgets.sources import source_content
 from teachbot_tui.tui.widgets.tables import Col, FitTable, plan_columns
 
 from .fakes import JsonFakeEngine
-from .tui_helpers import LONG_TITLE, add_conversations, clipped_text, fake_app, wait_for
+from .tui_helpers import (
+    LONG_TITLE,
+    POLICY_DIR,
+    POLICY_NAME,
+    add_conversations,
+    clipped_text,
+    fake_app,
+    policy_path,
+    wait_for,
+)
 
 SIZES = [(80, 24), (100, 30), (160, 48)]
 
@@ -55,6 +66,7 @@ async def test_no_text_is_wider_than_its_pane(tmp_path: Path, size: tuple[int, i
         chat.action_focus_conversations()
         await check("chat, the conversation list shown")
         chat.views()[-1].sources_list.focus()
+        await check("chat, an answer's sources focused (the footer's longest row of keys)")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is not chat
                        and str(app.screen.query_one("#passage-chunk").visual) != "")
@@ -90,7 +102,7 @@ async def test_no_text_is_wider_than_its_pane(tmp_path: Path, size: tuple[int, i
         practice.query_one(TabbedContent).active = "tab-session"
         practice.action_toggle_scenarios()
         await check("practice, the scenario list toggled")
-    assert len(seen) == 12
+    assert len(seen) == 13
     assert {name: found for name, found in seen.items() if found} == {}
 
 
@@ -183,6 +195,29 @@ def test_shorten_cuts_at_a_word() -> None:
     assert fitting(("a long wording", "shorter one"), 8) == "shorter…"
     assert hint_wordings("path to a file (Tab completes)") == ("path to a file (Tab completes)",
                                                               "path to a file")
+    assert short_line("everyone has something\nto do as soon as they sit", 33) == (
+        "everyone has something to do as…")
+    # an answer's source: the passage's opening is cut at a word, not inside one
+    snippet = "Greet each student by name and give a short starter task so that"
+    shown = source_content({"n": 1, "path": "/a/b.md", "snippet": snippet}, 50).plain
+    assert shown.endswith("\n    Greet each student by name and give a short…")
+
+
+async def test_the_remove_question_names_the_whole_file(tmp_path: Path) -> None:
+    app = fake_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f3")
+        library = app.screen
+        docs = library.query_one("#documents", FitTable)
+        await wait_for(pilot, lambda: docs.row_count == 2, timeout=30)
+        docs.focus()
+        docs.move_cursor(row=[d.path for d in library.documents].index(str(policy_path())))
+        await pilot.press("delete")
+        await wait_for(pilot, lambda: app.screen is not library)
+        question = str(app.screen.query_one(".dialog-title", Static).visual)
+        assert f"“{POLICY_NAME}” (in " in question and POLICY_DIR.split("/")[-1] in question
+        assert clipped_text(app.screen) == []
+        await pilot.press("escape")
 
 
 def test_columns_leave_out_the_least_useful_first() -> None:
@@ -199,3 +234,87 @@ def test_columns_leave_out_the_least_useful_first() -> None:
     assert width_class(80) == "-narrow" and width_class(100) == "-medium"
     assert width_class(160) == "-wide"
     assert issubclass(FitTable, object)
+
+
+async def test_the_conversation_follows_the_newest_line_and_never_hangs_under_a_gap(
+        tmp_path: Path) -> None:
+    """A reply keeps the log scrolled to its newest line; when the terminal grows taller
+    than the conversation, the conversation starts at the top (no empty band above it)."""
+    reply = " ".join(["Greet each student at the door and give a short starter task [1]."] * 20)
+    app = fake_app(tmp_path, reply=reply)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.backend.engine.done and app.backend.library.done,
+                       timeout=30)
+        chat = app.screen
+        assert isinstance(chat, ChatScreen)
+        chat.query_one("#prompt", PromptArea).text = "How do I settle a class after lunch?"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: chat.job is None and len(chat.views()) == 2, timeout=30)
+        await pilot.pause(0.3)
+        log = chat.messages
+        assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y  # the newest line
+        await pilot.resize_terminal(200, 60)
+        await pilot.pause(0.5)
+        first = chat.views()[0]
+        assert log.max_scroll_y == 0 and log.scroll_y == 0
+        assert first.region.y - log.content_region.y <= first.styles.margin.top
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.5)
+        assert log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y
+        await chat.action_new_conversation()  # a new conversation's hint starts at the top
+        await pilot.resize_terminal(200, 60)
+        await pilot.pause(0.5)
+        hint = chat.query_one("#empty-state")
+        assert log.scroll_y == 0 and hint.region.y == log.content_region.y
+
+
+async def test_the_practice_card_is_whole_on_a_tall_terminal_and_scrolls_on_a_short_one(
+        tmp_path: Path) -> None:
+    app = practice_app(tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:  # type: ignore[attr-defined]
+        await pilot.press("f5")
+        practice = app.screen
+        assert isinstance(practice, PracticeScreen)
+        await wait_for(pilot, lambda: practice.query_one("#scenario-list").option_count > 0)
+        await practice.action_start_session()
+        await pilot.pause(0.3)
+        card = practice.query_one("#practice-card-scroll")
+        assert card.max_scroll_y == 0  # the whole card, with room left for the role-play
+        assert practice.chat.region.height >= 12
+        filters = [practice.query_one(f"#filter-{name}") for name in ("grade", "category")]
+        assert [f.region.height for f in filters] == [1, 1]  # one filter a line, in full
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.5)
+        assert card.region.height >= 7 and card.max_scroll_y > 0  # the rest scrolls
+        card.focus()
+        await pilot.press("end")  # the keyboard reaches the rest of the card
+        await wait_for(pilot, lambda: card.scroll_y == card.max_scroll_y)
+        student = practice.chat.children[0]  # the student's first line, in full
+        assert student.region.height >= 1
+        assert practice.chat.region.contains_region(student.region)
+
+
+async def test_the_feedback_scrolls_as_a_whole_at_80x24(tmp_path: Path) -> None:
+    """After the evaluation the Feedback tab takes the keys; PageDown and End go through
+    the whole feedback (the table is as tall as its rows, not a box scrolling inside)."""
+    app = practice_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:  # type: ignore[attr-defined]
+        await pilot.press("f5")
+        practice = app.screen
+        assert isinstance(practice, PracticeScreen)
+        await wait_for(pilot, lambda: practice.query_one("#scenario-list").option_count > 0)
+        await practice.action_start_session()
+        await practice.send("Mei, take your time: tell me the first step you would try.")
+        await wait_for(pilot, lambda: practice.job is None and len(practice.chat.children) == 3)
+        practice.action_evaluate()
+        await wait_for(pilot, lambda: practice.evaluation is not None and practice.job is None,
+                       timeout=30)
+        await pilot.pause(0.3)
+        scroll = practice.query_one("#feedback-scroll")
+        table = practice.query_one("#feedback-table", FitTable)
+        assert app.focused is scroll and scroll.max_scroll_y > 0
+        assert table.max_scroll_y == 0 and table.row_count >= 3
+        await pilot.press("pagedown")
+        await wait_for(pilot, lambda: scroll.scroll_y > 0)
+        await pilot.press("end")
+        await wait_for(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y)

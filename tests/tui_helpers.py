@@ -239,12 +239,15 @@ def clipped_text(screen: Any) -> list[str]:
     when every text is shown in full or in a box that scrolls up and down.
 
     For every visible widget: its region lies within what its container shows, left to
-    right; scrolling widgets need no sideways scrolling; a text widget shows all its lines
-    (or scrolls); a button shows its whole label; an empty input shows its whole hint."""
+    right; scrolling widgets need no sideways scrolling; a box that does not scroll holds
+    all of its content, top to bottom; a text widget shows all its lines
+    (or scrolls); a button shows its whole label; an empty input shows its whole hint; a
+    one-line (compact) choice box is one line tall; the footer shows whole keys, none of
+    them under the command palette key or beyond the edge."""
     from rich.cells import cell_len
     from textual.containers import ScrollableContainer
     from textual.scroll_view import ScrollView
-    from textual.widgets import Button, Input, Static
+    from textual.widgets import Button, Footer, Input, Select, Static
 
     problems: list[str] = []
     for widget in screen.query("*"):
@@ -265,6 +268,10 @@ def clipped_text(screen: Any) -> list[str]:
             inner = widget.scrollable_content_region.width
             if widget.virtual_size.width > inner:
                 problems.append(f"{name}: {widget.virtual_size.width} wide content in {inner}")
+        elif (widget.is_container and widget.styles.overflow_y == "hidden"
+              and widget.virtual_size.height > widget.scrollable_content_region.height):
+            problems.append(f"{name}: {widget.virtual_size.height} rows of content in "
+                            f"{widget.scrollable_content_region.height}, cut at the bottom")
         if isinstance(widget, Static) and not isinstance(widget, Button):
             width, height = widget.content_region.width, widget.content_region.height
             if width > 0:
@@ -279,4 +286,19 @@ def clipped_text(screen: Any) -> list[str]:
                 and cell_len(widget.placeholder) > widget.content_region.width - 1):
             problems.append(f"{name}: hint {widget.placeholder!r} in "
                             f"{widget.content_region.width}")
+        if isinstance(widget, Select) and widget.compact and widget.region.height != 1:
+            problems.append(f"{name}: a one-line choice box {widget.region.height} lines tall")
+        if isinstance(widget, Footer):
+            problems.extend(footer_problems(widget))
     return problems
+
+
+def footer_problems(footer: Any) -> list[str]:
+    """Footer keys laid out under the command palette key or beyond the footer's edge."""
+    keys = [k for k in footer.children if k.display]
+    palette = [k for k in keys if k.has_class("-command-palette")]
+    edge = palette[0].region.x if palette else footer.region.right
+    return [f"footer key {getattr(k, 'key_display', k)!r}: "
+            + (f"{k.region.right - edge} cells under the palette key" if k.region.area
+               else "beyond the edge")
+            for k in keys if k not in palette and (not k.region.area or k.region.right > edge)]

@@ -20,7 +20,8 @@ from ..text import REPLACEMENT, safe_line, safe_text, storable
 if TYPE_CHECKING:
     from textual.content import Content
 
-__all__ = ["REPLACEMENT", "literal", "literal_line", "safe_line", "safe_text", "storable"]
+__all__ = ["REPLACEMENT", "literal", "literal_line", "safe_line", "safe_text", "short_line",
+           "storable"]
 
 
 def literal(text: object, style: str = "") -> Content:
@@ -61,6 +62,12 @@ def shorten(text: str, width: int, ellipsis: str = "…") -> str:
         space = head.rfind(" ")
         cut = head[:space].rstrip() if space > 0 else head.rstrip()
     return cut.rstrip(" ,;:-–—·") + ellipsis
+
+
+def short_line(text: object, limit: int) -> str:
+    """:func:`safe_line`, shortened to ``limit`` cells at a word boundary with "…" (not
+    inside a word, as ``safe_line(text, limit)`` cuts)."""
+    return shorten(safe_line(text), limit)
 
 
 def fitting(candidates: tuple[str, ...] | list[str], width: int) -> str:

@@ -25,6 +25,7 @@ from ..text import literal_line, safe_line, safe_text, shorten, storable
 from ..widgets.conversations import ConversationList
 from ..widgets.fit import FitLabel
 from ..widgets.footer import Footer
+from ..widgets.log import MessageLog
 from ..widgets.message import MessageView
 from ..widgets.nav import NavBar
 from ..widgets.prompt import PromptArea
@@ -84,7 +85,7 @@ class ChatScreen(SidePaneScreen):
                 yield ConversationList(id="conversations")
             with Vertical(id="chat-pane"):
                 yield FitLabel(Content("New conversation"), id="conversation-title")
-                with VerticalScroll(id="messages"):
+                with MessageLog(id="messages"):
                     yield Static(Content(EMPTY_STATE), id="empty-state")
                 yield PromptArea(
                     keymap=getattr(self.app, "keymap_settings", {}), id="prompt",
@@ -227,7 +228,7 @@ class ChatScreen(SidePaneScreen):
                 self.refresh_conversations()
             self.notify("Conversation deleted.", markup=False)
 
-        title = safe_line(self._title_of(conversation_id), limit=60)
+        title = shorten(safe_line(self._title_of(conversation_id)), 60)
         self.app.push_screen(ConfirmDialog(f"Delete the conversation “{title}”? "
                                            "This cannot be undone."), done)
 

@@ -27,7 +27,7 @@ from textual.worker import get_current_worker
 
 from ...engine.base import Cancel
 from ..keys import bindings
-from ..text import safe_line, safe_text
+from ..text import safe_line, safe_text, short_line
 from ..widgets.fit import FitLabel
 from ..widgets.footer import Footer
 from ..widgets.nav import NavBar
@@ -99,7 +99,7 @@ def match_detail(match: Any) -> Content:
         where = f"p. {h.page} · " if h.page else ""
         heading = f"{h.heading}: " if h.heading else ""
         parts.append((f"\n{h.score:.2f} ", "bold"))
-        parts.append(safe_line(f"{where}{heading}{' '.join(h.text.split())}", limit=240))
+        parts.append(short_line(f"{where}{heading}{' '.join(h.text.split())}", 240))
     return Content.assemble(*parts)
 
 
@@ -126,8 +126,8 @@ def report_content(report: Any, what: str = "Import") -> Content:
     if report.failed:
         parts.append(("\n\nFailed files (the rest of the import went on):", "bold $error"))
         for f in report.failed:
-            parts.append(("\n  " + safe_line(short_path(f.path), limit=120), "$error"))
-            parts.append("\n      " + safe_line(f.reason, limit=300))
+            parts.append(("\n  " + short_line(short_path(f.path), 120), "$error"))
+            parts.append("\n      " + short_line(f.reason, 300))
     return Content.assemble(*parts)
 
 
@@ -252,7 +252,7 @@ class LibraryScreen(Screen[None]):
         where = "all collections" if self.collection is None else f"“{self.collection}”"
         if search:
             title = (f"{len(documents)} best matches in {safe_line(where)} for "
-                     f"“{safe_line(search, limit=60)}” (empty the search box for all)")
+                     f"“{short_line(search, 60)}” (empty the search box for all)")
         else:
             title = (f"Documents in {safe_line(where)}: {len(documents)}" if documents
                      else "No documents yet: type a folder below and press Enter to import it")
@@ -418,7 +418,7 @@ class LibraryScreen(Screen[None]):
         cols = self.query_one("#collections", DataTable)
         if focused is cols and self.collection is not None:
             name = self.collection
-            question = (f"Remove the collection “{safe_line(name, limit=60)}” and all its "
+            question = (f"Remove the collection “{short_line(name, 60)}” and all its "
                         "documents from the library? (Your files are not touched.)")
             self.app.push_screen(ConfirmDialog(question, confirm="Remove"),
                                  lambda ok: ok and self.remove("collection", name))
@@ -427,8 +427,9 @@ class LibraryScreen(Screen[None]):
             self._show_message("Select a document (or a collection) to remove.")
             return
         doc = self.documents[min(docs.cursor_row, len(self.documents) - 1)]
-        question = (f"Remove “{safe_line(short_path(doc.path), limit=80)}” from the library? "
-                    "(The file itself is not touched.)")
+        name, folder = split_path(doc.path)  # the file's name whole, its folder after it
+        question = (f"Remove “{short_line(name, 200)}” (in {short_line(folder, 200)}) from "
+                    "the library? (The file itself is not touched.)")
         self.app.push_screen(ConfirmDialog(question, confirm="Remove"),
                              lambda ok: ok and self.remove("document", doc.path))
 

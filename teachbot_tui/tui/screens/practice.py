@@ -33,7 +33,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 
 from ..keys import bindings
-from ..text import literal, literal_line, safe_line, storable
+from ..text import literal, literal_line, safe_line, short_line, storable
 from ..widgets.footer import Footer
 from ..widgets.nav import NavBar
 from ..widgets.path_input import HintInput
@@ -106,7 +106,7 @@ class PracticeScreen(SidePaneScreen):
         yield NavBar("practice")
         with Horizontal(id="practice-main"):
             with Vertical(id="practice-left"):
-                with Horizontal(id="practice-filters"):
+                with Vertical(id="practice-filters"):
                     yield Select([(g, g) for g in GRADE_BANDS], prompt="All grades",
                                  id="filter-grade", compact=True)
                     yield Select([(c, c) for c in CATEGORIES], prompt="All categories",
@@ -170,7 +170,8 @@ class PracticeScreen(SidePaneScreen):
         focused = self.focused
         if focused is not None and pane in focused.ancestors_with_self:
             return
-        target = {"tab-session": "#practice-reply", "tab-feedback": "#feedback-table",
+        # the feedback scrolls as a whole (arrow keys, PageDown); its table is one part
+        target = {"tab-session": "#practice-reply", "tab-feedback": "#feedback-scroll",
                   "tab-progress": "#progress-series"}.get(pane.id or "")
         if target is not None:
             self.query_one(target).focus()
@@ -205,7 +206,7 @@ class PracticeScreen(SidePaneScreen):
         self.problems = [str(p) for p in problems]
         if problems:
             self.notify(f"{len(problems)} problem(s) in your scenario folder, e.g. "
-                        f"{safe_line(problems[0], limit=160)}", severity="warning",
+                        f"{short_line(problems[0], 160)}", severity="warning",
                         markup=False, timeout=8)
         self.refresh_list()
 
@@ -221,9 +222,9 @@ class PracticeScreen(SidePaneScreen):
         options.clear_options()
         items = self.filtered()
         options.add_options([
-            Option(Content.assemble((safe_line(s.title, limit=80), "bold"), "\n",
-                                    (safe_line(f"{s.grade_band} · {s.subject} · {s.category}",
-                                               limit=60), "dim")), id=s.id)
+            Option(Content.assemble((short_line(s.title, 80), "bold"), "\n",
+                                    (short_line(f"{s.grade_band} · {s.subject} · "
+                                                f"{s.category}", 60), "dim")), id=s.id)
             for s in items
         ])
         if items:
@@ -453,7 +454,7 @@ class PracticeScreen(SidePaneScreen):
             [f"category: {c['name']}" for c in data["categories"]]
         current = select.value if select.value in names else "overall"
         with self.prevent(Select.Changed):
-            select.set_options([(safe_line(n, limit=60), n) for n in names])
+            select.set_options([(short_line(n, 60), n) for n in names])
             select.value = current
 
         self.query_one("#progress-table", FitTable).set_rows(progress_rows(data))

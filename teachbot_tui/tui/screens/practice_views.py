@@ -13,7 +13,7 @@ from textual.content import Content
 from textual.message import Message
 
 from ...engine.base import Cancel
-from ..text import literal, safe_line
+from ..text import literal, short_line
 from ..widgets.tables import Col, wrapping
 
 if TYPE_CHECKING:
@@ -161,15 +161,21 @@ def revisit_content(data: dict[str, Any]) -> Content:
     if data["revisit"]:
         parts.append(("Scenarios to revisit\n", "bold"))
         for r in data["revisit"]:
-            parts.append(f"  {safe_line(r['title'], limit=70)}: {r['reason']}\n")
+            parts.append(f"  {short_line(r['title'], 70)}: {r['reason']}\n")
     return Content.assemble(*parts)
 
 
 PRACTICE_CSS = """
 #practice-main { height: 1fr; }
+/* the tabs fill the height they have (Textual's are as tall as their content), so the
+   role-play and the feedback share exactly that */
+#practice-tabs, #practice-tabs > ContentSwitcher, #practice-tabs TabPane { height: 1fr; }
 #practice-left { width: 44; border-right: solid $panel; }
 #practice-filters { height: auto; }
-#practice-filters Select { width: 1fr; }
+/* one filter a line: side by side, "All categories" or "parent communication" did not fit
+   half the pane and wrapped onto a second line */
+#practice-filters Select { width: 100%; }
+#practice-filters SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
 #scenario-list { height: 1fr; }
 #practice-card { height: auto; padding: 0 1; }
 #practice-chat { height: 1fr; padding: 0 1; }
@@ -180,7 +186,9 @@ PRACTICE_CSS = """
 #practice-actions Button { margin-right: 1; }
 #practice-reply { margin: 0 0; }
 #feedback-scroll, #progress-scroll { padding: 0 1; }
-#feedback-table, #progress-table { height: auto; max-height: 14; margin: 1 0; }
+/* the tables are as tall as their rows: the tab scrolls them with the rest (a table that
+   scrolled inside the scrolling tab left the text under it out of reach of PageDown) */
+#feedback-table, #progress-table { height: auto; margin: 1 0; }
 .fb-heading { text-style: bold; margin-top: 1; }
 #progress-series { width: 40; }
 """

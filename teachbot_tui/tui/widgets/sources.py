@@ -13,7 +13,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from ..keys import bindings
-from ..text import safe_line, storable
+from ..text import safe_line, short_line, storable
 
 SOURCE_KEYS = ("n", "path", "page", "heading", "snippet", "score", "chunk_id", "cited")
 
@@ -51,7 +51,7 @@ def where(source: dict[str, Any]) -> str:
     page = source.get("page")
     if page not in (None, "", 0):
         parts.append(f"p. {page}")
-    heading = safe_line(source.get("heading") or "", limit=80)
+    heading = short_line(source.get("heading") or "", 80)
     if heading:
         parts.append(heading)
     folder = str(Path(path).parent) if name != path else ""
@@ -69,7 +69,7 @@ def source_content(source: dict[str, Any], snippet_width: int = 160) -> Content:
         parts.append((f"  {score:.2f}", "$text-muted"))
     if cited:
         parts.append(("  cited", "$success"))
-    snippet = safe_line(source.get("snippet") or "", limit=snippet_width)
+    snippet = short_line(source.get("snippet") or "", snippet_width)
     if snippet:
         parts.append(("\n    " + snippet, "$text-muted"))
     return Content.assemble(*parts)

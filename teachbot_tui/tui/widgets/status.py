@@ -9,7 +9,7 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import ProgressBar
 
-from ..text import safe_line
+from ..text import short_line
 from .fit import FitLabel
 
 
@@ -52,13 +52,13 @@ class StatusBar(Horizontal):
     def show(self, state: StatusState) -> None:
         style = {"ready": "$success", "error": "$error"}.get(state.model_state, "$warning")
         self.query_one("#status-model", FitLabel).update(
-            Content.styled(safe_line(state.model_text, limit=160), style))
+            Content.styled(short_line(state.model_text, 160), style))
         bar = self.query_one(ProgressBar)
         bar.display = state.model_state == "loading"
         if state.progress is None:
             bar.update(total=None)
         else:
             bar.update(total=100, progress=round(state.progress * 100))
-        lib = safe_line(state.library_text, limit=120)
+        lib = short_line(state.library_text, 120)
         self.query_one("#status-library", FitLabel).update(
             Content.styled(lib, "$text-muted") if lib else Content(""))
