@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import struct
+import sys
 import threading
 import time
 import zipfile
@@ -132,8 +133,13 @@ def test_a_file_rewritten_during_the_import_is_reported_not_stored_half_old(
                 fh.write(f"{n % 1_000_000:06d}".encode())
                 fh.flush()
                 os.utime(moving, ns=(n * 1_000_000_000, n * 1_000_000_000))
-                time.sleep(0.001)
+                time.sleep(0)  # hand the GIL over: the import runs between two rewrites
 
+    # the import's thread hands the GIL over at least every 0.1 ms (Python's default is 5 ms,
+    # longer than reading the 30 notes on a fast machine), so the file always changes between
+    # the import's first look at it and its read
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
     writer = threading.Thread(target=rewrite)
     writer.start()
     try:
@@ -141,6 +147,7 @@ def test_a_file_rewritten_during_the_import_is_reported_not_stored_half_old(
     finally:
         stop.set()
         writer.join()
+        sys.setswitchinterval(interval)
     failed = {Path(f.path).name: f.reason for f in report.failed}
     assert list(failed) == ["z-moving.md"]
     assert failed["z-moving.md"].startswith("changed: ")
