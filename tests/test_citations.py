@@ -54,3 +54,35 @@ def test_short_or_generic_sentences_cite_nothing() -> None:
     assert attributor.passage_for("Mrs Dunmore.") is None  # too few words to tell
     assert attributor.passage_for("Stay calm, praise effort and keep routines consistent "
                                   "for the whole class.") is None
+
+
+def test_a_passage_that_does_not_bear_on_the_question_is_not_cited() -> None:
+    answer = ("The designated safeguarding lead is Mrs Dunmore. The assembly point is the far "
+              "end of the top playing field.")
+    asked = Attributor(PASSAGES, "Where is the assembly point for a fire evacuation?")
+    # the model repeated passage 1, which does not answer: that sentence stays uncited
+    assert "".join(with_citations([answer], asked)) == (
+        "The designated safeguarding lead is Mrs Dunmore. The assembly point is the far end of "
+        "the top playing field [2].")
+    # a passage sharing half as many of the question's words as the best still bears on it
+    both = Attributor(PASSAGES, "Who is the fire warden and the safeguarding lead?")
+    assert both.passage_for("The designated safeguarding lead is Mrs Dunmore.") == 1
+    assert both.passage_for("Ms Abernathy is the fire warden on the playing field.") == 2
+
+
+def test_a_question_that_shares_no_word_with_any_passage_leaves_all_citable() -> None:
+    follow_up = Attributor(PASSAGES, "And for Year 2?")
+    assert follow_up.passage_for("The designated safeguarding lead is Mrs Dunmore.") == 1
+    assert follow_up.passage_for("The assembly point is the top playing field.") == 2
+
+
+def test_a_sentence_with_other_figures_than_its_passage_is_not_cited() -> None:
+    attributor = Attributor([(1, "The Key Stage 1 nativity is on 13 March at 1:30 pm. Each "
+                                 "family may have 6 tickets."),
+                             (2, "Forest school is on Monday afternoons in Greystone Woods.")],
+                            "When is the Key Stage 1 nativity?")
+    assert attributor.passage_for("The Key Stage 1 nativity is on 13 March.") == 1
+    # one figure of the passage, one added: still the passage's
+    assert attributor.passage_for("The Key Stage 1 nativity is on 13 March, 2 shows.") == 1
+    # none of the passage's figures: the citation would vouch for a wrong date
+    assert attributor.passage_for("The Key Stage 1 nativity is on 14 May.") is None
