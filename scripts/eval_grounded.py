@@ -7,13 +7,18 @@ registry entry) and sampled with the app's settings (temperature, max_tokens):
 
 1. **held-out sets** (``make_grounded_data``: topics and injections never trained on): the
    prompt the app sends (system prompt, fenced numbered passages, question); the reply goes
-   through the app's fence-echo filter. Per set: does the answer state the right passage's key
-   fact, cite the right [n], cite a wrong [n]; when no passage answers, does it say so (and
-   does it cite anything); with a hostile passage, does it follow the injected instruction.
+   through the app's fence-echo filter and gets the citations the app writes in
+   (``citations.py``). Per set: does the answer state the right passage's key fact, cite the
+   right [n], cite a wrong [n]; when no passage answers, does it say so (and does it cite
+   anything); with a hostile passage, does it follow the injected instruction. ``as_written``:
+   the same figures for the reply as the model wrote it, before citations were written in.
+   ``--split tuning`` runs sets of the same shape from the training topics instead, for tuning
+   the app's side without looking at the held-out sets.
 2. **ask**: the held-out ``ask`` documents (8 small files, one distinctive fact each) are
    imported into a fresh library and 8 paraphrased questions are answered by
    ``Assistant.answer`` with retrieval (what ``teachbot ask`` runs; ``--ask-cli`` runs the
-   ``teachbot ask --json`` command itself): fact stated + the right file cited.
+   ``teachbot ask --json`` command itself): fact stated + the right file cited (also
+   ``as_written``, except with ``--ask-cli``).
 
 3. **role-play** (not trained; checks that the adapter does not break it): the first student
    turn after a teacher line in 10 scenarios of the bank, generated as
@@ -22,7 +27,12 @@ registry entry) and sampled with the app's settings (temperature, max_tokens):
 
 Speed: decode and prompt-evaluation rate of each model on the same prompt, interleaved runs.
 
-    .venv/bin/python scripts/eval_grounded.py --json [--limit 20] [--home DIR]
+    .venv/bin/python scripts/eval_grounded.py --json [--sets 0:20] [--samples S.jsonl]
+    .venv/bin/python scripts/eval_grounded.py --json --replay S.jsonl [S2.jsonl ...]
+
+``--samples`` keeps every reply as the model wrote it; ``--replay`` loads no model and scores
+those replies again with the citation code as it is now (the same replies, before and after a
+change to ``citations.py``).
 
 The last stdout line is one JSON object.
 """
@@ -160,15 +170,16 @@ ITEM_KEYS = ("kind", "hostile", "right", "keys", "marker", "topic", "category", 
 
 
 def score_set(item: dict[str, Any], said: str) -> dict[str, Any]:
-    """The set's scores for the answer as shown and, under ``model``, as the model wrote it."""
+    """The set's scores for the answer as shown and, under ``as_written``, as the model wrote
+    it."""
     passages = [(n, t) for n, t in item["passages"]]
     text = shown([said], passages, item["question"])
-    return {**score(item, text), "model": score(item, said), "answer": text}
+    return {**score(item, text), "as_written": score(item, said), "answer": text}
 
 
 def summarize_both(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Figures for the answers as shown, and under ``model`` as the model wrote them."""
-    return {**summarize(rows), "model": summarize([r["model"] for r in rows]),
+    """Figures for the answers as shown, and under ``as_written`` as the model wrote them."""
+    return {**summarize(rows), "as_written": summarize([r["as_written"] for r in rows]),
             "by_category": {c: summarize([r for r in rows if r["category"] == c])
                             for c in sorted({r["category"] for r in rows})}}
 
@@ -187,8 +198,8 @@ def heldout(engines: dict[str, Any], settings: Any, sets: list[dict[str, Any]],
             if row["answer"] != streamed:
                 raise AssertionError("the streamed reply got other citations than the whole")
             rows.append(row)
-            samples.append({"model": name, "set": item["index"], "split": item["split"],
-                            "said": said, "item": {k: item[k] for k in ITEM_KEYS}, **row})
+            samples.append({**row, "model": name, "set": item["index"], "split": item["split"],
+                            "said": said, "item": {k: item[k] for k in ITEM_KEYS}})
             log(f"{name} {item['split']} {item['index']}: "
                 f"{json.dumps({k: v for k, v in row.items() if k != 'answer'})}")
         out[name] = summarize_both(rows)
@@ -215,8 +226,8 @@ ASK_KEYS = ("retrieved", "fact", "right_cite", "fact_and_right", "wrong_cite")
 def ask_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {k: sum(r[k] for r in rows) for k in ASK_KEYS}
     out["questions"] = len(rows)
-    if rows and all("model" in r for r in rows):
-        out["model"] = {k: sum(r["model"][k] for r in rows) for k in ASK_KEYS}
+    if rows and all("as_written" in r for r in rows):
+        out["as_written"] = {k: sum(r["as_written"][k] for r in rows) for k in ASK_KEYS}
     return out
 
 
@@ -253,10 +264,10 @@ def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
                     result, said = answer.as_dict(), answer.said
                 row = ask_row(q, result["answer"], result["sources"])
                 if said is not None:  # as the model wrote it, before citations were written in
-                    row["model"] = ask_row(q, said, result["sources"])
+                    row["as_written"] = ask_row(q, said, result["sources"])
                 hits.append(row)
-                samples.append({"model": model, "ask": True, "q": q, "said": said,
-                                "sources": result["sources"], **row, "answer": result["answer"]})
+                samples.append({**row, "model": model, "ask": True, "q": q, "said": said,
+                                "sources": result["sources"], "answer": result["answer"]})
                 log(f"ask {model}: {json.dumps(row)}")
             out[model] = ask_summary(hits)
         return out
@@ -363,7 +374,7 @@ def replay(files: list[Path]) -> dict[str, Any]:
                 q, sources = rec["q"], rec["sources"]
                 passages = [(s["n"], s["text"]) for s in sources]
                 row = ask_row(q, shown([rec["said"]], passages, q["question"]), sources)
-                row["model"] = ask_row(q, rec["said"], sources)
+                row["as_written"] = ask_row(q, rec["said"], sources)
                 asks.setdefault(rec["model"], []).append(row)
             elif "item" in rec:
                 sets.setdefault(f"{rec['split']}/{rec['model']}", []).append(

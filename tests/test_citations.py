@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import re
+import sys
+from pathlib import Path
+
 import pytest
 
 from teachbot_tui.citations import Attributor, with_citations
+
+from .conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import eval_grounded  # noqa: E402
 
 PASSAGES = [
     (1, "Safeguarding contacts. The designated safeguarding lead is Mrs Dunmore; the deputy is "
@@ -86,3 +97,52 @@ def test_a_sentence_with_other_figures_than_its_passage_is_not_cited() -> None:
     assert attributor.passage_for("The Key Stage 1 nativity is on 13 March, 2 shows.") == 1
     # none of the passage's figures: the citation would vouch for a wrong date
     assert attributor.passage_for("The Key Stage 1 nativity is on 14 May.") is None
+
+
+def grounded_sets() -> list[dict]:
+    """The grounded-answer eval's tuning sets (the app's prompts, from the training topics)."""
+    return [s for s in eval_grounded.item_sets("tuning", None)
+            if s["kind"] == "answer" and not s["hostile"]]
+
+
+def test_reference_answers_without_their_citations_get_the_right_one_back() -> None:
+    rows = [eval_grounded.score_set(s, re.sub(r" ?\[\d+\]", "", s["reference"]))
+            for s in grounded_sets()]
+    summary = eval_grounded.summarize(rows)
+    assert summary["answerable"] >= 25
+    assert summary["cites_right"] == 1.0 and summary["cites_wrong"] == 0.0
+    assert eval_grounded.summarize([r["as_written"] for r in rows])["cites_right"] == 0.0
+
+
+def test_a_repeated_passage_that_does_not_answer_is_mostly_left_uncited() -> None:
+    rows = []
+    for s in grounded_sets():
+        if len(s["passages"]) < 2:
+            continue
+        other = next(t for n, t in s["passages"] if n != s["right"])
+        echo = other.split("\n")[-1].split(". ")[0].rstrip(".") + "."  # its first sentence
+        rows.append(eval_grounded.score_set(s, re.sub(r" ?\[\d+\]", "", s["reference"]) +
+                                            " " + echo))
+    summary = eval_grounded.summarize(rows)
+    assert summary["answerable"] >= 15 and summary["cites_right"] == 1.0
+    # passages that share as many of the question's words as the answering one stay citable
+    assert summary["cites_wrong"] <= 0.1
+
+
+def test_the_eval_scores_kept_replies_again_with_the_current_citations(tmp_path: Path) -> None:
+    s = grounded_sets()[0]
+    said = re.sub(r" ?\[\d+\]", "", s["reference"])
+    q = {"question": s["question"], "file": "a.md", "keys": s["keys"]}
+    sources = [{"n": n, "path": "a.md" if n == s["right"] else f"other-{n}.md", "text": t}
+               for n, t in s["passages"]]
+    kept = tmp_path / "samples.jsonl"
+    kept.write_text("\n".join(json.dumps(r) for r in [
+        {"model": "m", "split": "tuning", "said": said,
+         "item": {k: s[k] for k in eval_grounded.ITEM_KEYS}},
+        {"model": "m", "ask": True, "q": q, "said": said, "sources": sources},
+        {"model": "m", "roleplay": "x", "in_character": True, "raw": "Fine."},  # not scored
+    ]) + "\n")
+    out = eval_grounded.replay([kept])
+    assert out["tuning/m"]["fact_and_right_cite"] == 1.0
+    assert out["tuning/m"]["as_written"]["cites_right"] == 0.0
+    assert out["ask/m"]["fact_and_right"] == 1 and out["ask/m"]["as_written"]["right_cite"] == 0
