@@ -152,6 +152,13 @@ def shown(pieces: list[str], passages: list[tuple[int, str]], question: str) -> 
     return "".join(with_citations(pieces, Attributor(passages, question)))
 
 
+def unfenced(said: str) -> str:
+    """A reply as the model wrote it, through the app's fence-echo filter."""
+    from teachbot_tui.answers import without_fence_echoes
+
+    return "".join(without_fence_echoes(iter([said])))
+
+
 def item_sets(split: str, span: str | None) -> list[dict[str, Any]]:
     """The held-out (or tuning) sets, numbered, ``span`` "A:B" of them (a Python slice)."""
     if split == "tuning":
@@ -264,7 +271,7 @@ def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
                     result, said = answer.as_dict(), answer.said
                 row = ask_row(q, result["answer"], result["sources"])
                 if said is not None:  # as the model wrote it, before citations were written in
-                    row["as_written"] = ask_row(q, said, result["sources"])
+                    row["as_written"] = ask_row(q, unfenced(said), result["sources"])
                 hits.append(row)
                 samples.append({**row, "model": model, "ask": True, "q": q, "said": said,
                                 "sources": result["sources"], "answer": result["answer"]})
@@ -373,8 +380,9 @@ def replay(files: list[Path]) -> dict[str, Any]:
             if rec.get("ask"):
                 q, sources = rec["q"], rec["sources"]
                 passages = [(s["n"], s["text"]) for s in sources]
-                row = ask_row(q, shown([rec["said"]], passages, q["question"]), sources)
-                row["as_written"] = ask_row(q, rec["said"], sources)
+                said = unfenced(rec["said"])
+                row = ask_row(q, shown([said], passages, q["question"]), sources)
+                row["as_written"] = ask_row(q, said, sources)
                 asks.setdefault(rec["model"], []).append(row)
             elif "item" in rec:
                 sets.setdefault(f"{rec['split']}/{rec['model']}", []).append(

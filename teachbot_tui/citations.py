@@ -7,10 +7,8 @@ finished sentence (or line) without a ``[n]`` is compared with the passages the 
 use: when enough of its content words come from one passage, and from no other as much, `` [n]``
 is written before its final punctuation. A sentence the model cited itself, a short one, or one
 that matches two passages equally is left as it is. So is a sentence whose passage does not
-bear on the question (small models also repeat passages that do not answer it; a citation
-would lend such a sentence the look of an answer), and one that gives other figures than its
-passage (a date or an amount the passage does not have, and none it has; figures of the question
-do not count): the citation would vouch for figures the passage does not hold.
+bear on the question: small models also repeat passages that do not answer it, and a citation
+would lend such a sentence the look of an answer.
 
 A passage bears on the question when it shares at least half as many of the question's content
 words as the passage that shares most; when no passage shares any (a follow-up such as "and
@@ -34,8 +32,6 @@ MIN_SHARE = 0.5
 #: A passage bears on the question when it shares at least this share of the question's
 #: content words that the best-sharing passage shares.
 RELEVANT_SHARE = 0.5
-# Figures a sentence may state: numbers, times, amounts ("13", "10:30", "3.50").
-_FIGURE = re.compile(r"\d+(?:[.:]\d+)?")
 
 # A sentence ends at end punctuation followed by space and then anything but a lower-case
 # letter (so "e.g. the" and "3.5" go on), or at a line break not after such punctuation.
@@ -48,10 +44,6 @@ def content_words(text: str) -> set[str]:
     return {stem(w) for w in query_words(text)}
 
 
-def figures(text: str) -> set[str]:
-    return set(_FIGURE.findall(text))
-
-
 class Attributor:
     """Which passage, if any, a sentence states (and may be cited for).
 
@@ -59,11 +51,8 @@ class Attributor:
     unknown: then every passage bears on it)."""
 
     def __init__(self, passages: Iterable[tuple[int, str]], question: str = "") -> None:
-        texts = list(passages)
-        self.passages = [(n, content_words(text)) for n, text in texts]
-        self.figures = {n: figures(text) for n, text in texts}
+        self.passages = [(n, content_words(text)) for n, text in passages]
         asked = content_words(question)
-        self.asked_figures = figures(question)  # given, not stated: "Year 6" in "…for Year 6?"
         overlap = {n: len(asked & words) for n, words in self.passages}
         best = max(overlap.values(), default=0)
         self.relevant = {n for n, o in overlap.items() if best == 0 or
@@ -80,12 +69,7 @@ class Attributor:
         runner_up = scored[1][0] if len(scored) > 1 else 0
         if shared < MIN_SHARED or shared / len(words) < MIN_SHARE or shared == runner_up:
             return None
-        if n not in self.relevant:
-            return None
-        stated = figures(sentence) - self.asked_figures
-        if stated and self.figures[n] and not stated & self.figures[n]:
-            return None  # other figures than the passage's
-        return n
+        return n if n in self.relevant else None
 
 
 def with_citations(pieces: Iterable[str], attributor: Attributor) -> Iterator[str]:
