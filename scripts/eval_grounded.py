@@ -40,6 +40,7 @@ The last stdout line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -414,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed-runs", type=int, default=5, help="0 skips the speed figure")
     ap.add_argument("--samples", type=Path, help="write every answer with its scores (JSONL, "
                     "one line as each answer is scored)")
+    ap.add_argument("--system-prompt", help="try another system prompt (sets and ask "
+                    "questions; default: the app's)")
     ap.add_argument("--replay", type=Path, nargs="+", metavar="SAMPLES",
                     help="load no model: score again the replies kept in these --samples "
                     "files (as the model wrote them) with the citations the code writes in now")
@@ -425,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
     from teachbot_tui import config
 
     settings = config.load()
+    if args.system_prompt:
+        settings = dataclasses.replace(settings, system_prompt=args.system_prompt)
     started = time.perf_counter()
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     engines = {n: load_model(n, settings) for n in names}
@@ -432,13 +437,16 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "models": {n: {"adapter": str(e.lora_path) if e.lora_path else None}
                    for n, e in engines.items()},
-        "settings": {"temperature": settings.temperature, "max_tokens": settings.max_tokens,
+        "settings": {"system_prompt": settings.system_prompt,
+                     "temperature": settings.temperature, "max_tokens": settings.max_tokens,
                      "retrieval_k": settings.retrieval_k, "threads": settings.n_threads},
     }
     try:
         if not args.skip_heldout:
             only = [m.strip() for m in (args.heldout_models or args.models).split(",")]
             sets = item_sets(args.split, args.sets or (f":{args.limit}" if args.limit else None))
+            for item in sets:
+                item["messages"][0]["content"] = settings.system_prompt
             result["heldout"] = heldout({n: e for n, e in engines.items() if n in only},
                                         settings, sets, samples)
             result["heldout"]["split"] = args.split
