@@ -134,3 +134,18 @@ def test_the_eval_scores_kept_replies_again_with_the_current_citations(tmp_path:
     assert out["tuning/m"]["fact_and_right_cite"] == 1.0
     assert out["tuning/m"]["as_written"]["cites_right"] == 0.0
     assert out["ask/m"]["fact_and_right"] == 1 and out["ask/m"]["as_written"]["right_cite"] == 0
+
+
+def test_an_answer_writes_in_citations_for_what_its_question_is_about() -> None:
+    from teachbot_tui.answers import Answer, Source
+
+    sources = [Source(n=n, path=f"{n}.md", page=None, heading="", snippet=t[:40], score=0.5,
+                      chunk_id=n, text=t) for n, t in PASSAGES]
+    said = ("The designated safeguarding lead is Mrs Dunmore. The assembly point is the far end "
+            "of the top playing field.")
+    answer = Answer(question="Where is the assembly point for a fire evacuation?", model="m",
+                    sources=sources, no_context=False, retrieval_ms=0.0, messages=[],
+                    _stream=iter(said.split(" ")[:1] + [" " + w for w in said.split(" ")[1:]]))
+    assert "".join(answer) == ("The designated safeguarding lead is Mrs Dunmore. The assembly "
+                               "point is the far end of the top playing field [2].")
+    assert answer.said == said and [s.cited for s in answer.sources] == [False, True]
