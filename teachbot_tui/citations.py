@@ -12,9 +12,11 @@ would lend such a sentence the look of an answer.
 
 A passage bears on the question when it shares at least half as many of the question's content
 words as the passage that shares most; when no passage shares any (a follow-up such as "and
-for Year 2?"), every passage does. Streaming holds back at most the
-punctuation that may end a sentence and the spaces after it, until the next word shows whether
-the sentence ended (and whether the model cites right after the full stop).
+for Year 2?"), every passage does.
+
+Streaming holds back at most the punctuation that may end a sentence and the spaces after it,
+until the next word shows whether the sentence ended (and whether the model cites right after
+the full stop).
 """
 
 from __future__ import annotations
