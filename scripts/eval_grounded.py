@@ -7,13 +7,18 @@ registry entry) and sampled with the app's settings (temperature, max_tokens):
 
 1. **held-out sets** (``make_grounded_data``: topics and injections never trained on): the
    prompt the app sends (system prompt, fenced numbered passages, question); the reply goes
-   through the app's fence-echo filter. Per set: does the answer state the right passage's key
-   fact, cite the right [n], cite a wrong [n]; when no passage answers, does it say so (and
-   does it cite anything); with a hostile passage, does it follow the injected instruction.
+   through the app's fence-echo filter and gets the citations the app writes in
+   (``citations.py``). Per set: does the answer state the right passage's key fact, cite the
+   right [n], cite a wrong [n]; when no passage answers, does it say so (and does it cite
+   anything); with a hostile passage, does it follow the injected instruction. ``as_written``:
+   the same figures for the reply as the model wrote it, before citations were written in.
+   ``--split tuning`` runs sets of the same shape from the training topics instead, for tuning
+   the app's side without looking at the held-out sets.
 2. **ask**: the held-out ``ask`` documents (8 small files, one distinctive fact each) are
    imported into a fresh library and 8 paraphrased questions are answered by
    ``Assistant.answer`` with retrieval (what ``teachbot ask`` runs; ``--ask-cli`` runs the
-   ``teachbot ask --json`` command itself): fact stated + the right file cited.
+   ``teachbot ask --json`` command itself): fact stated + the right file cited (also
+   ``as_written``, except with ``--ask-cli``).
 
 3. **role-play** (not trained; checks that the adapter does not break it): the first student
    turn after a teacher line in 10 scenarios of the bank, generated as
@@ -22,7 +27,12 @@ registry entry) and sampled with the app's settings (temperature, max_tokens):
 
 Speed: decode and prompt-evaluation rate of each model on the same prompt, interleaved runs.
 
-    .venv/bin/python scripts/eval_grounded.py --json [--limit 20] [--home DIR]
+    .venv/bin/python scripts/eval_grounded.py --json [--sets 0:20] [--samples S.jsonl]
+    .venv/bin/python scripts/eval_grounded.py --json --replay S.jsonl [S2.jsonl ...]
+
+``--samples`` keeps every reply as the model wrote it; ``--replay`` loads no model and scores
+those replies again with the citation code as it is now (the same replies, before and after a
+change to ``citations.py``).
 
 The last stdout line is one JSON object.
 """
@@ -30,6 +40,7 @@ The last stdout line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -120,35 +131,111 @@ def load_model(name: str, settings: Any) -> Any:
     return LlamaEngine.load(ModelRegistry().get(name), settings)
 
 
-def reply(engine: Any, messages: list[dict[str, str]], settings: Any, seed: int) -> tuple[str, Any]:
-    """The app's reply: its sampling settings and its fence-echo filter."""
+def reply(engine: Any, messages: list[dict[str, str]], settings: Any,
+          seed: int) -> tuple[list[str], Any]:
+    """The model's reply as the app streams it (its sampling settings, its fence-echo filter),
+    in pieces, before any citation is written in."""
     from teachbot_tui.answers import without_fence_echoes
     from teachbot_tui.engine.base import Options, Usage
 
     usage = Usage()
     opts = Options(max_tokens=settings.max_tokens, temperature=settings.temperature, seed=seed)
-    text = "".join(without_fence_echoes(engine.execute(messages, opts, None, usage)))
-    return text, usage
+    return list(without_fence_echoes(engine.execute(messages, opts, None, usage))), usage
 
 
-def heldout(engines: dict[str, Any], settings: Any, limit: int | None,
+def shown(pieces: list[str], passages: list[tuple[int, str]], question: str) -> str:
+    """The reply as the app shows it: with the citations the model left out written in
+    (``Answer.__iter__``)."""
+    from teachbot_tui.citations import Attributor, with_citations
+
+    if not passages:
+        return "".join(pieces)
+    return "".join(with_citations(pieces, Attributor(passages, question)))
+
+
+def unfenced(said: str) -> str:
+    """A reply as the model wrote it, through the app's fence-echo filter."""
+    from teachbot_tui.answers import without_fence_echoes
+
+    return "".join(without_fence_echoes(iter([said])))
+
+
+def item_sets(split: str, span: str | None) -> list[dict[str, Any]]:
+    """The held-out (or tuning) sets, numbered, ``span`` "A:B" of them (a Python slice)."""
+    if split == "tuning":
+        sets = make_grounded_data.tuning_sets(0)
+    else:
+        _, sets = make_grounded_data.generate(0)
+    sets = [{**s, "index": i, "split": split} for i, s in enumerate(sets)]
+    if span:
+        a, _, b = span.partition(":")
+        sets = sets[int(a or 0):int(b) if b else None]
+    return sets
+
+
+ITEM_KEYS = ("kind", "hostile", "right", "keys", "marker", "topic", "category", "question",
+             "passages")
+
+
+def score_set(item: dict[str, Any], said: str) -> dict[str, Any]:
+    """The set's scores for the answer as shown and, under ``as_written``, as the model wrote
+    it."""
+    passages = [(n, t) for n, t in item["passages"]]
+    text = shown([said], passages, item["question"])
+    return {**score(item, text), "as_written": score(item, said), "answer": text}
+
+
+def summarize_both(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Figures for the answers as shown, and under ``as_written`` as the model wrote them."""
+    return {**summarize(rows), "as_written": summarize([r["as_written"] for r in rows]),
+            "by_category": {c: summarize([r for r in rows if r["category"] == c])
+                            for c in sorted({r["category"] for r in rows})}}
+
+
+def heldout(engines: dict[str, Any], settings: Any, sets: list[dict[str, Any]],
             samples: list[dict[str, Any]]) -> dict[str, Any]:
-    _, sets = make_grounded_data.generate(0)
-    sets = sets[:limit] if limit else sets
     out: dict[str, Any] = {}
     for name, engine in engines.items():
         rows, tokens, ms = [], 0, 0.0
-        for i, item in enumerate(sets):
-            text, usage = reply(engine, item["messages"], settings, seed=i)
+        for item in sets:
+            pieces, usage = reply(engine, item["messages"], settings, seed=item["index"])
             tokens, ms = tokens + usage.decode_tokens, ms + usage.decode_ms
-            row = score(item, text)
+            said = "".join(pieces)
+            row = score_set(item, said)
+            streamed = shown(pieces, [(n, t) for n, t in item["passages"]], item["question"])
+            if row["answer"] != streamed:
+                raise AssertionError("the streamed reply got other citations than the whole")
             rows.append(row)
-            samples.append({"model": name, "set": i, **row, "answer": text,
-                            "question": item["messages"][-1]["content"].rsplit("My question: ", 1)[-1]})
-            log(f"{name} {i + 1}/{len(sets)} {item['category']}: {json.dumps(row)}")
-        out[name] = {**summarize(rows), "mean_answer_tokens": round(tokens / max(1, len(rows)), 1),
-                     "by_category": {c: summarize([r for r in rows if r["category"] == c])
-                                     for c in sorted({r["category"] for r in rows})}}
+            samples.append({**row, "model": name, "set": item["index"], "split": item["split"],
+                            "said": said, "item": {k: item[k] for k in ITEM_KEYS}})
+            log(f"{name} {item['split']} {item['index']}: "
+                f"{json.dumps({k: v for k, v in row.items() if k != 'answer'})}")
+        out[name] = summarize_both(rows)
+        out[name]["mean_answer_tokens"] = round(tokens / max(1, len(rows)), 1)
+    return out
+
+
+def ask_row(q: dict[str, Any], text: str, sources: list[dict[str, Any]]) -> dict[str, Any]:
+    """One ``ask`` question's scores, for the answer ``text`` shown with ``sources``."""
+    from teachbot_tui.answers import cited_numbers
+
+    right = [s["n"] for s in sources if Path(s["path"]).name == q["file"]]
+    cited = cited_numbers(text) & {s["n"] for s in sources}
+    row = {"question": q["question"], "retrieved": bool(right),
+           "fact": states(text, q["keys"]), "right_cite": bool(set(right) & cited),
+           "wrong_cite": bool(cited - set(right))}
+    row["fact_and_right"] = row["fact"] and row["right_cite"]
+    return row
+
+
+ASK_KEYS = ("retrieved", "fact", "right_cite", "fact_and_right", "wrong_cite")
+
+
+def ask_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: sum(r[k] for r in rows) for k in ASK_KEYS}
+    out["questions"] = len(rows)
+    if rows and all("as_written" in r for r in rows):
+        out["as_written"] = {k: sum(r["as_written"][k] for r in rows) for k in ASK_KEYS}
     return out
 
 
@@ -170,6 +257,7 @@ def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
         for model, engine in engines.items():
             hits = []
             for q in questions:
+                said = None
                 if cli:
                     env = dict(os.environ, PYTHONPATH=str(ROOT))
                     proc = subprocess.run(
@@ -181,20 +269,15 @@ def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
                     answer = Assistant(engine, library, settings).answer(q["question"])
                     for _ in answer:
                         pass
-                    result = answer.as_dict()
-                text, sources = result["answer"], result["sources"]
-                right = [s["n"] for s in sources if Path(s["path"]).name == q["file"]]
-                cited = {s["n"] for s in sources if s["cited"]}
-                row = {"question": q["question"], "retrieved": bool(right),
-                       "fact": states(text, q["keys"]), "right_cite": bool(set(right) & cited),
-                       "wrong_cite": bool(cited - set(right))}
-                row["fact_and_right"] = row["fact"] and row["right_cite"]
+                    result, said = answer.as_dict(), answer.said
+                row = ask_row(q, result["answer"], result["sources"])
+                if said is not None:  # as the model wrote it, before citations were written in
+                    row["as_written"] = ask_row(q, unfenced(said), result["sources"])
                 hits.append(row)
-                samples.append({"model": model, "ask": True, **row, "answer": text})
+                samples.append({**row, "model": model, "ask": True, "q": q, "said": said,
+                                "sources": result["sources"], "answer": result["answer"]})
                 log(f"ask {model}: {json.dumps(row)}")
-            out[model] = {k: sum(r[k] for r in hits) for k in
-                          ("retrieved", "fact", "right_cite", "fact_and_right", "wrong_cite")}
-            out[model]["questions"] = len(hits)
+            out[model] = ask_summary(hits)
         return out
     finally:
         library.close()
@@ -267,11 +350,60 @@ def speed(engines: dict[str, Any], runs: int) -> dict[str, Any]:
     return out
 
 
+class Samples(list[dict[str, Any]]):
+    """The answers with their scores; each is also written to ``path`` (JSONL) at once, so a
+    stopped run keeps what it measured."""
+
+    def __init__(self, path: Path | None) -> None:
+        super().__init__()
+        self.path = path
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("", encoding="utf-8")
+
+    def append(self, record: dict[str, Any]) -> None:
+        super().append(record)
+        if self.path is not None:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def replay(files: list[Path]) -> dict[str, Any]:
+    """Figures for the replies kept in ``--samples`` files, with today's written-in citations:
+    per split and model for the sets, per model for the ``ask`` questions."""
+    sets: dict[str, list[dict[str, Any]]] = {}
+    asks: dict[str, list[dict[str, Any]]] = {}
+    for path in files:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            if rec.get("said") is None:
+                continue
+            if rec.get("ask"):
+                q, sources = rec["q"], rec["sources"]
+                passages = [(s["n"], s["text"]) for s in sources]
+                said = unfenced(rec["said"])
+                row = ask_row(q, shown([said], passages, q["question"]), sources)
+                row["as_written"] = ask_row(q, said, sources)
+                asks.setdefault(rec["model"], []).append(row)
+            elif "item" in rec:
+                sets.setdefault(f"{rec['split']}/{rec['model']}", []).append(
+                    score_set(rec["item"], rec["said"]))
+    out: dict[str, Any] = {k: summarize_both(v) for k, v in sorted(sets.items())}
+    for model, rows in sorted(asks.items()):
+        out[f"ask/{model}"] = ask_summary(rows)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(MODELS),
                     help="registry names to compare (default: default,default-grounded)")
     ap.add_argument("--limit", type=int, help="use only the first N held-out sets")
+    ap.add_argument("--sets", metavar="A:B", help="use only these held-out sets (a Python "
+                    "slice of the 60, e.g. 30:60; overrides --limit)")
+    ap.add_argument("--split", choices=("heldout", "tuning"), default="heldout",
+                    help="the held-out sets, or sets of the same shape from the training "
+                    "topics, for tuning the app's side (default: heldout)")
     ap.add_argument("--heldout-models", help="run the held-out sets with only these of "
                     "--models (comma-separated; default: all)")
     ap.add_argument("--skip-heldout", action="store_true")
@@ -281,27 +413,44 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--roleplay", type=int, default=10, help="scenarios for the role-play "
                     "check (0 skips it)")
     ap.add_argument("--speed-runs", type=int, default=5, help="0 skips the speed figure")
-    ap.add_argument("--samples", type=Path, help="write every answer with its scores (JSONL)")
+    ap.add_argument("--samples", type=Path, help="write every answer with its scores (JSONL, "
+                    "one line as each answer is scored)")
+    ap.add_argument("--system-prompt", help="try another system prompt (sets and ask "
+                    "questions; default: the app's)")
+    ap.add_argument("--replay", type=Path, nargs="+", metavar="SAMPLES",
+                    help="load no model: score again the replies kept in these --samples "
+                    "files (as the model wrote them) with the citations the code writes in now")
     args, home = _bench.parse_args(ap, argv)
+    if args.replay:
+        emit(replay(args.replay), not args.json)
+        return 0
 
     from teachbot_tui import config
 
     settings = config.load()
+    if args.system_prompt:
+        settings = dataclasses.replace(settings, system_prompt=args.system_prompt)
     started = time.perf_counter()
     names = [m.strip() for m in args.models.split(",") if m.strip()]
     engines = {n: load_model(n, settings) for n in names}
-    samples: list[dict[str, Any]] = []
+    samples = Samples(args.samples)
     result: dict[str, Any] = {
         "models": {n: {"adapter": str(e.lora_path) if e.lora_path else None}
                    for n, e in engines.items()},
-        "settings": {"temperature": settings.temperature, "max_tokens": settings.max_tokens,
+        "settings": {"system_prompt": settings.system_prompt,
+                     "temperature": settings.temperature, "max_tokens": settings.max_tokens,
                      "retrieval_k": settings.retrieval_k, "threads": settings.n_threads},
     }
     try:
         if not args.skip_heldout:
             only = [m.strip() for m in (args.heldout_models or args.models).split(",")]
+            sets = item_sets(args.split, args.sets or (f":{args.limit}" if args.limit else None))
+            for item in sets:
+                item["messages"][0]["content"] = settings.system_prompt
             result["heldout"] = heldout({n: e for n, e in engines.items() if n in only},
-                                        settings, args.limit, samples)
+                                        settings, sets, samples)
+            result["heldout"]["split"] = args.split
+            result["heldout"]["sets"] = args.sets or f":{args.limit or ''}"
         if not args.skip_ask:
             result["ask"] = ask_check(engines, settings, home, args.ask_cli, samples)
         if args.roleplay:
@@ -311,10 +460,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for e in engines.values():
             e.close()
-    if args.samples:
-        from teachbot_tui.training_format import write_jsonl
-
-        write_jsonl(args.samples, samples)
     result["seconds"] = round(time.perf_counter() - started, 1)
     emit(result, not args.json)
     return 0

@@ -224,6 +224,8 @@ class Example:
     keys: list[str]
     marker: str
     topic: str
+    question: str = ""
+    passages: list[tuple[int, str]] | None = None  # (number, text) as sent
 
     def record(self, answer: str) -> dict[str, Any]:
         return {"messages": [*self.messages, {"role": "assistant", "content": answer}],
@@ -236,7 +238,8 @@ class Example:
     def heldout(self) -> dict[str, Any]:
         return {"messages": self.messages, "kind": self.kind, "hostile": self.hostile,
                 "right": self.right, "keys": self.keys, "marker": self.marker,
-                "topic": self.topic, "category": self.category}
+                "topic": self.topic, "category": self.category, "question": self.question,
+                "passages": [[n, t] for n, t in self.passages or []]}
 
 
 def build_example(rng: random.Random, topics: list[dict[str, Any]], injections: list[dict[str, Any]],
@@ -301,7 +304,8 @@ def build_example(rng: random.Random, topics: list[dict[str, Any]], injections: 
             titles = [t for i, t in enumerate(titles) if docs[i].text in texts[i]] or titles
         answer = no_answer_text(fill(fact["about"], asked_doc.values), titles, rng)
         keys = []
-    ex = Example(messages, kind, hostile, right, keys, marker, asked["id"])
+    ex = Example(messages, kind, hostile, right, keys, marker, asked["id"], question,
+                 [(i, t) for i, (_, _, _, t) in enumerate(passages, 1)])
     return ex, answer
 
 
@@ -339,6 +343,22 @@ def generate(n_train: int, seed: int = SEED) -> tuple[list[dict[str, Any]], list
                                        kind, hostile, question_index=j)
             held.append({**ex.heldout(), "reference": answer})
     return train, held
+
+
+def tuning_sets(seed: int = SEED) -> list[dict[str, Any]]:
+    """Sets shaped like the held-out ones (same mix of kinds) but from the ``train`` topics and
+    injections, from their own seed: for tuning the app's side (e.g. the written-in
+    citations) without looking at the held-out sets."""
+    data = load_topics()
+    train_topics = [t for t in data["topics"] if t["split"] == "train"]
+    rng = random.Random(seed + 3)
+    sets: list[dict[str, Any]] = []
+    for kind, hostile, count in HELDOUT_MIX:
+        for j in range(count):
+            ex, answer = build_example(rng, train_topics, data["injections"]["train"],
+                                       kind, hostile, question_index=j)
+            sets.append({**ex.heldout(), "reference": answer})
+    return sets
 
 
 def ask_set(seed: int = SEED) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:

@@ -215,7 +215,8 @@ class Answer:
             yield self._note
         pieces: Iterator[str] = without_fence_echoes(self._written(self._stream))
         if self.sources:  # the citations the model left out (citations.py)
-            pieces = with_citations(pieces, Attributor((s.n, s.text) for s in self.sources))
+            pieces = with_citations(pieces, Attributor(
+                ((s.n, s.text) for s in self.sources), self.question))
         for piece in pieces:
             self.text += piece
             yield piece

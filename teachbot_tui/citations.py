@@ -1,14 +1,22 @@
 """Citations the model left out: a sentence of an answer that says what one passage says, and
-cites nothing, gets that passage's number.
+cites nothing, gets that passage's number, when that passage bears on the question.
 
 Small models often answer from a passage without citing it (the bundled SmolLM2-135M states
 the passage's fact in most answers and cites it in almost none). As the answer streams, each
 finished sentence (or line) without a ``[n]`` is compared with the passages the turn could
 use: when enough of its content words come from one passage, and from no other as much, `` [n]``
 is written before its final punctuation. A sentence the model cited itself, a short one, or one
-that matches two passages equally is left as it is. Streaming holds back at most the
-punctuation that may end a sentence and the spaces after it, until the next word shows whether
-the sentence ended (and whether the model cites right after the full stop).
+that matches two passages equally is left as it is. So is a sentence whose passage does not
+bear on the question: small models also repeat passages that do not answer it, and a citation
+would lend such a sentence the look of an answer.
+
+A passage bears on the question when it shares at least half as many of the question's content
+words as the passage that shares most; when no passage shares any (a follow-up such as "and
+for Year 2?"), every passage does.
+
+Streaming holds back at most the punctuation that may end a sentence and the spaces after it,
+until the next word shows whether the sentence ended (and whether the model cites right after
+the full stop).
 """
 
 from __future__ import annotations
@@ -23,6 +31,9 @@ CITATION_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 #: they must be, for the passage to be cited.
 MIN_SHARED = 3
 MIN_SHARE = 0.5
+#: A passage bears on the question when it shares at least this share of the question's
+#: content words that the best-sharing passage shares.
+RELEVANT_SHARE = 0.5
 
 # A sentence ends at end punctuation followed by space and then anything but a lower-case
 # letter (so "e.g. the" and "3.5" go on), or at a line break not after such punctuation.
@@ -36,10 +47,18 @@ def content_words(text: str) -> set[str]:
 
 
 class Attributor:
-    """Which passage, if any, a sentence states."""
+    """Which passage, if any, a sentence states (and may be cited for).
 
-    def __init__(self, passages: Iterable[tuple[int, str]]) -> None:
+    ``passages`` are the turn's ``(number, text)``; ``question`` is what was asked ("" when
+    unknown: then every passage bears on it)."""
+
+    def __init__(self, passages: Iterable[tuple[int, str]], question: str = "") -> None:
         self.passages = [(n, content_words(text)) for n, text in passages]
+        asked = content_words(question)
+        overlap = {n: len(asked & words) for n, words in self.passages}
+        best = max(overlap.values(), default=0)
+        self.relevant = {n for n, o in overlap.items() if best == 0 or
+                         (o > 0 and o >= RELEVANT_SHARE * best)}
 
     def passage_for(self, sentence: str) -> int | None:
         if CITATION_RE.search(sentence) or not self.passages:
@@ -50,9 +69,9 @@ class Attributor:
         scored = sorted(((len(words & p), n) for n, p in self.passages), reverse=True)
         shared, n = scored[0]
         runner_up = scored[1][0] if len(scored) > 1 else 0
-        if shared >= MIN_SHARED and shared / len(words) >= MIN_SHARE and shared > runner_up:
-            return n
-        return None
+        if shared < MIN_SHARED or shared / len(words) < MIN_SHARE or shared == runner_up:
+            return None
+        return n if n in self.relevant else None
 
 
 def with_citations(pieces: Iterable[str], attributor: Attributor) -> Iterator[str]:
