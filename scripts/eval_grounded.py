@@ -449,8 +449,8 @@ def main(argv: list[str] | None = None) -> int:
                 item["messages"][0]["content"] = settings.system_prompt
             result["heldout"] = heldout({n: e for n, e in engines.items() if n in only},
                                         settings, sets, samples)
-            result["heldout"]["split"] = args.split
-            result["heldout"]["sets"] = args.sets or f":{args.limit or ''}"
+            result["settings"]["split"] = args.split  # type: ignore[index]
+            result["settings"]["sets"] = args.sets or f":{args.limit or ''}"  # type: ignore[index]
         if not args.skip_ask:
             result["ask"] = ask_check(engines, settings, home, args.ask_cli, samples)
         if args.roleplay:

@@ -315,6 +315,7 @@ def test_eval_grounded_smoke(tmp_path: Path) -> None:
         assert key in out, key
     assert set(out["models"]) == set(out["heldout"]) == {"default", "default-grounded"}
     assert out["models"]["default-grounded"]["adapter"]  # the shipped adapter is applied
+    assert out["settings"]["split"] == "heldout" and out["settings"]["sets"] == ":1"
     for name, part in out["heldout"].items():
         assert part["mean_answer_tokens"] > 0, name
     assert "ask" not in out and "roleplay" not in out and "speed" not in out  # skipped
