@@ -293,7 +293,7 @@ def quantize(src: Path, dst: Path, quant: str) -> Path:
 
     import llama_cpp
 
-    from teachbot_tui.engine.llama import quiet_stderr
+    from teachbot_tui.engine.llama_api import quiet_stderr
 
     quant = quant.lower()
     if quant not in QUANT_FTYPES:

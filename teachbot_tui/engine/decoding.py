@@ -11,6 +11,9 @@ Text comes out as UTF-8 is completed (a character split over tokens is held back
 make no character show as U+FFFD). The reply ends at an end-of-generation token, at a
 ``stop`` string (which is not shown; text that may still become one is held back), when the
 matcher's JSON is complete, at ``max_tokens``, or when ``cancel`` is set.
+
+:func:`grammar_decode` is the fallback for a JSON schema llguidance cannot take: llama.cpp's
+own grammar, through ``create_completion``.
 """
 
 from __future__ import annotations
@@ -134,3 +137,44 @@ class _Mask:
         allowed = np.unpackbits(self.bits.view(np.uint8), count=self.n_vocab, bitorder="little")
         np.copyto(logits, -np.inf, where=allowed == 0)
         return True
+
+
+def grammar_decode(llm: Any, tokens: list[int], opts: Options, cancel: Cancel | None,
+                   usage: Usage, t0: float) -> Iterator[str]:
+    """JSON under llama.cpp's own grammar, for a schema llguidance cannot take: slower,
+    and through ``create_completion`` (whose text drops pieces over 32 bytes; JSON has
+    none worth keeping)."""
+    import json
+
+    from llama_cpp import LlamaGrammar
+
+    with llama_api.quiet_stderr():
+        grammar = LlamaGrammar.from_json_schema(json.dumps(opts.json_schema), verbose=False)
+    stream = llm.create_completion(
+        tokens, max_tokens=opts.max_tokens, temperature=opts.temperature,
+        top_p=opts.top_p, repeat_penalty=opts.repeat_penalty, stream=True, grammar=grammar,
+        seed=opts.seed,
+    )
+    first: float | None = None
+    usage.finish_reason = "length"
+    try:
+        for part in stream:
+            if first is None:
+                first = time.perf_counter()
+                usage.prompt_eval_ms = (first - t0) * 1000
+            choice = part["choices"][0]
+            text = choice["text"]
+            if choice.get("finish_reason"):
+                usage.finish_reason = choice["finish_reason"]
+                if not text:  # the closing chunk carries no token
+                    break
+            usage.decode_tokens += 1
+            if text:
+                yield text
+            if cancel is not None and cancel.is_set:
+                usage.finish_reason = "cancelled"
+                break
+    finally:
+        stream.close()
+        if first is not None:
+            usage.decode_ms = (time.perf_counter() - first) * 1000

@@ -22,7 +22,6 @@ import contextlib
 import json
 import os
 import random
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 from ..gguf_info import GGUFError, read_info
 from . import decoding, llama_api
 from .base import Cancel, EngineError, Message, Options, Usage
+from .llama_api import quiet_stderr
 
 PROMPT_SLICE = 128  # tokens evaluated between progress reports
 PROBE_TOKENS = 64  # tokens timed when no prompt has been read yet (prompt_speed)
@@ -51,26 +51,6 @@ def _available_memory() -> int | None:
     except OSError:
         return None
     return None
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Silence llama.cpp's C-level logging on fd 2 for the duration (the engine's and the
-    trainer's calls into llama.cpp)."""
-    sys.stderr.flush()  # what Python has buffered still goes out
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 class CpuLoad:
@@ -448,48 +428,10 @@ class LlamaEngine:
 
             matcher = structured.matcher_for(llm, opts.json_schema, self._stop_ids)
             if matcher is None:
-                yield from self._grammar_stream(tokens, opts, cancel, usage, t0)
+                yield from decoding.grammar_decode(llm, tokens, opts, cancel, usage, t0)
                 return
         yield from decoding.decode(llm, tokens, opts, cancel, usage, t0, seed=self.seed,
                                    matcher=matcher)
-
-    def _grammar_stream(self, tokens: list[int], opts: Options, cancel: Cancel | None,
-                        usage: Usage, t0: float) -> Iterator[str]:
-        """JSON under llama.cpp's own grammar, for a schema llguidance cannot take: slower,
-        and through ``create_completion`` (whose text drops pieces over 32 bytes; JSON has
-        none worth keeping)."""
-        from llama_cpp import LlamaGrammar
-
-        with quiet_stderr():
-            grammar = LlamaGrammar.from_json_schema(json.dumps(opts.json_schema), verbose=False)
-        stream = self.llm.create_completion(
-            tokens, max_tokens=opts.max_tokens, temperature=opts.temperature,
-            top_p=opts.top_p, repeat_penalty=opts.repeat_penalty, stream=True, grammar=grammar,
-            seed=opts.seed,
-        )
-        first: float | None = None
-        usage.finish_reason = "length"
-        try:
-            for part in stream:
-                if first is None:
-                    first = time.perf_counter()
-                    usage.prompt_eval_ms = (first - t0) * 1000
-                choice = part["choices"][0]
-                text = choice["text"]
-                if choice.get("finish_reason"):
-                    usage.finish_reason = choice["finish_reason"]
-                    if not text:  # the closing chunk carries no token
-                        break
-                usage.decode_tokens += 1
-                if text:
-                    yield text
-                if cancel is not None and cancel.is_set:
-                    usage.finish_reason = "cancelled"
-                    break
-        finally:
-            stream.close()
-            if first is not None:
-                usage.decode_ms = (time.perf_counter() - first) * 1000
 
     def warm_structured(self) -> None:
         """Prepare JSON decoding (llguidance's view of the vocabulary) before its first use;

@@ -15,13 +15,35 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 __all__ = ["Sampler", "adds_bos", "eot_token", "held_tokens", "last_logits", "load_progress",
-           "piece", "rewind", "set_abort_callback", "set_threads", "token_bytes", "token_text",
-           "tokenize_address", "vocab"]
+           "piece", "quiet_stderr", "rewind", "set_abort_callback", "set_threads",
+           "token_bytes", "token_text", "tokenize_address", "vocab"]
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Silence llama.cpp's C-level logging on fd 2 for the duration (the engine's and the
+    trainer's calls into llama.cpp)."""
+    sys.stderr.flush()  # what Python has buffered still goes out
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def vocab(llm: Any) -> Any:
