@@ -348,10 +348,10 @@ class Assistant:
         Retrieved passages the kept history already holds are named by number; the others
         are numbered on from the conversation's last. When at least :data:`MIN_PASSAGES` held
         passages are found again, new ones ranked below all of them are left out, and all new
-        ones when the best match is held (the conversation covers the follow-up). History is trimmed oldest first, then
-        the lowest-ranked new passages are dropped; then new passages are dropped while
-        reading the prompt would take longer than ``answer_wait_s`` (keeping at least
-        :data:`MIN_PASSAGES` in all)."""
+        ones when the best match is held (the conversation covers the follow-up). History is
+        trimmed oldest first, then the lowest-ranked new passages are dropped; then new
+        passages are dropped while reading the prompt would take longer than
+        ``answer_wait_s`` (keeping at least :data:`MIN_PASSAGES` in all)."""
         budget = self.engine.n_ctx - self.settings.max_tokens
         system: Message = {"role": "system", "content": self.settings.system_prompt}
         turns = _earlier_turns(history)

@@ -140,7 +140,7 @@ class _Mask:
 
 
 def grammar_decode(llm: Any, tokens: list[int], opts: Options, cancel: Cancel | None,
-                   usage: Usage, t0: float) -> Iterator[str]:
+                   usage: Usage, t0: float, seed: int = 0) -> Iterator[str]:
     """JSON under llama.cpp's own grammar, for a schema llguidance cannot take: slower,
     and through ``create_completion`` (whose text drops pieces over 32 bytes; JSON has
     none worth keeping)."""
@@ -153,7 +153,7 @@ def grammar_decode(llm: Any, tokens: list[int], opts: Options, cancel: Cancel | 
     stream = llm.create_completion(
         tokens, max_tokens=opts.max_tokens, temperature=opts.temperature,
         top_p=opts.top_p, repeat_penalty=opts.repeat_penalty, stream=True, grammar=grammar,
-        seed=opts.seed,
+        seed=seed,
     )
     first: float | None = None
     usage.finish_reason = "length"

@@ -267,11 +267,12 @@ class LlamaEngine:
         :data:`REUSE_MIN_GAIN` more tokens.
 
         A reply is written token by token, and its text does not always tokenize back to the
-        same tokens (of a 1B model's noise, 31 of 96 did), and its text leaves out the control
-        tokens the model wrote (each token decoded as :mod:`.decoding` does). The next turn, which repeats the reply, would otherwise read it again
-        from the first difference. The split is made after a token the model itself wrote, on
-        a character boundary, and only kept when the rest tokenizes to exactly its own text
-        (a tokenizer that adds a space prefix does not)."""
+        same tokens (of a 1B model's noise, 31 of 96 did), and it leaves out the control tokens
+        the model wrote (each token is decoded here as :mod:`.decoding` does). The next turn,
+        which repeats the reply, would otherwise read it again from the first difference. The
+        split is made after a token the model itself wrote, on a character boundary, and only
+        kept when the rest tokenizes to exactly its own text (a tokenizer that adds a space
+        prefix does not)."""
         held = llama_api.held_tokens(self.llm)
         cached = _shared_prefix(held, tokens)
         if len(held) - cached < REUSE_MIN_GAIN:
@@ -428,7 +429,8 @@ class LlamaEngine:
 
             matcher = structured.matcher_for(llm, opts.json_schema, self._stop_ids)
             if matcher is None:
-                yield from decoding.grammar_decode(llm, tokens, opts, cancel, usage, t0)
+                yield from decoding.grammar_decode(llm, tokens, opts, cancel, usage, t0,
+                                                   seed=self.seed)
                 return
         yield from decoding.decode(llm, tokens, opts, cancel, usage, t0, seed=self.seed,
                                    matcher=matcher)

@@ -149,7 +149,8 @@ class Sampler:
     """llama.cpp's sampler chain with the stages and order ``Llama.create_completion`` uses
     for free text: repeat penalty over the last ``llm.last_n_tokens_size`` tokens, then
     greedy at temperature 0, else top-k, typical, top-p, min-p, temperature and a seeded
-    draw (a negative temperature: the seeded draw alone). Sampling a token also records it for the repeat penalty."""
+    draw (a negative temperature: the seeded draw alone). Sampling a token also records it
+    for the repeat penalty."""
 
     def __init__(self, llm: Any, *, top_k: int, top_p: float, min_p: float, typical_p: float,
                  temp: float, repeat_penalty: float, seed: int) -> None:
