@@ -48,6 +48,9 @@ class Options:
     stop: list[str] = field(default_factory=list)
     json_schema: dict[str, Any] | None = None
     """Constrain the output to JSON matching this schema (llama.cpp grammar)."""
+    adapter: bool = True
+    """Apply the model's LoRA adapter, if it has one. The bundled model's adapter is trained
+    for grounded answers only, so practice (role-play, feedback) turns it off."""
 
 
 @dataclass

@@ -179,12 +179,14 @@ class LlamaEngine:
             # quantizing it needs flash attention, which read 10-20% slower here)
             n_ubatch=128, type_k=llama_cpp.GGML_TYPE_Q8_0,
         )
+        # a LoRA adapter GGUF, applied per generation (Options.adapter); loaded here rather
+        # than by Llama(lora_path=...), which applies it to everything and turns off mmap
         self.lora_path = Path(lora_path) if lora_path else None
-        if self.lora_path is not None:  # a LoRA adapter GGUF applied on top of the model
-            if not self.lora_path.is_file():
-                raise EngineError(f"{self.lora_path}: adapter file not found; reinstall "
-                                  "teachbot or pick another model")
-            kwargs["lora_path"] = str(self.lora_path)
+        if self.lora_path is not None and not self.lora_path.is_file():
+            raise EngineError(f"{self.lora_path}: adapter file not found; reinstall "
+                              "teachbot or pick another model")
+        self._adapter: Any = None
+        self._adapter_on = False
         try:
             with llama_api.load_progress(on_progress):
                 self.llm = llama_cpp.Llama(**kwargs)
@@ -197,6 +199,16 @@ class LlamaEngine:
                 f"{info.architecture!r}): {str(exc).splitlines()[0] if str(exc) else 'failed'}; "
                 "update llama-cpp-python or pick a llama-family GGUF"
             ) from None
+        if self.lora_path is not None:
+            try:
+                self._adapter = llama_api.load_adapter(self.llm, str(self.lora_path))
+                llama_api.apply_adapter(self.llm, self._adapter)
+                self._adapter_on = True
+            except RuntimeError:
+                self.llm.close()
+                raise EngineError(f"{self.lora_path}: llama.cpp could not load this adapter "
+                                  "for the model; reinstall teachbot or pick another model"
+                                  ) from None
         self.n_ctx = int(self.llm.n_ctx())
         self._pieces: dict[int, bytes] = {}  # token -> its text's bytes (_reuse_held)
         self._setup_template()
@@ -312,9 +324,19 @@ class LlamaEngine:
     ) -> Iterator[str]:
         opts = options or Options()
         usage = usage if usage is not None else Usage()
+        self._use_adapter(opts.adapter)
         tokens = self.tokenize_prompt(messages)
         self._pick_threads()
         return self._stream(tokens, opts, cancel, usage, progress)
+
+    def _use_adapter(self, on: bool) -> None:
+        """Compute with the adapter (if the model has one) or without it. The context's
+        tokens were computed under the other setting, so a change drops them."""
+        on = on and self._adapter is not None
+        if on != self._adapter_on:
+            llama_api.apply_adapter(self.llm, self._adapter if on else None)
+            llama_api.rewind(self.llm, 0)
+            self._adapter_on = on
 
     def _pick_threads(self) -> None:
         """With ``threads = 0``, one thread per core that other processes left free."""
@@ -458,4 +480,8 @@ class LlamaEngine:
         llm = getattr(self, "llm", None)
         if llm is not None:
             with contextlib.suppress(Exception):
+                if self._adapter is not None:
+                    llama_api.apply_adapter(llm, None)
+                    llama_api.free_adapter(self._adapter)
+                    self._adapter = None
                 llm.close()

@@ -107,6 +107,38 @@ def rewind(llm: Any, keep: int) -> None:
         llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(llm.ctx), -1, keep, -1)
 
 
+def load_adapter(llm: Any, path: str) -> Any:
+    """Load a LoRA adapter GGUF for ``llm``'s model, not yet applied (:func:`apply_adapter`).
+    Raises RuntimeError when llama.cpp refuses the file."""
+    import llama_cpp
+
+    handle = llama_cpp.llama_adapter_lora_init(llm.model, path.encode("utf-8"))
+    if not handle:
+        raise RuntimeError("llama.cpp could not load the adapter")
+    return handle
+
+
+def apply_adapter(llm: Any, handle: Any | None) -> None:
+    """Compute with the adapter ``handle`` at scale 1 from now on, or with none (None). The
+    KV cache already held was computed under the previous setting."""
+    import llama_cpp
+
+    if handle is None:
+        failed = llama_cpp.llama_set_adapters_lora(llm.ctx, None, 0, None)
+    else:
+        handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
+        failed = llama_cpp.llama_set_adapters_lora(llm.ctx, handles, 1,
+                                                    (ctypes.c_float * 1)(1.0))
+    if failed:
+        raise RuntimeError("llama.cpp could not set the adapter")
+
+
+def free_adapter(handle: Any) -> None:
+    import llama_cpp
+
+    llama_cpp.llama_adapter_lora_free(handle)
+
+
 def set_threads(llm: Any, n: int) -> None:
     """Threads for decoding and for reading prompts from now on."""
     import llama_cpp

@@ -320,7 +320,7 @@ class Coach:
         assert self.engine is not None
         opts = Options(max_tokens=self.max_tokens, temperature=temperature,
                        json_schema=evaluation_schema(scenario),
-                       repeat_penalty=1.1, seed=0)
+                       repeat_penalty=1.1, seed=0, adapter=False)
         parts: list[str] = []
         shown: tuple[int, int, int] = (0, 0, 0)
         for piece in self.engine.execute(messages, opts, cancel):

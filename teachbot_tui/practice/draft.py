@@ -301,7 +301,7 @@ def draft_scenario(engine: ChatModel, description: str, grade: str | None = None
         if progress:
             progress(f"drafting (attempt {attempt} of {attempts})")
         opts = Options(max_tokens=DRAFT_MAX_TOKENS, temperature=0.3 + 0.2 * (attempt - 1),
-                       repeat_penalty=1.2, json_schema=schema, seed=attempt)
+                       repeat_penalty=1.2, json_schema=schema, seed=attempt, adapter=False)
         text = "".join(engine.execute(messages, opts, cancel))
         try:
             parsed = parse_partial_json(text)

@@ -329,7 +329,7 @@ class StudentSimulator:
         for attempt in range(2):
             opts = Options(max_tokens=self.max_tokens,
                            temperature=self.temperature + 0.3 * attempt,
-                           stop=stops, repeat_penalty=1.15, seed=attempt)
+                           stop=stops, repeat_penalty=1.15, seed=attempt, adapter=False)
             try:
                 raw = "".join(self.engine.execute(msgs, opts, cancel))
             except EngineError:
