@@ -120,9 +120,14 @@ async def test_cancel_import_keeps_what_was_done(tmp_path: Path) -> None:
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: "files" in str(screen.query_one("#import-status").visual),
                        timeout=30)
+        # the status bar, seen from every screen, says an import is under way
+        assert app.status.library_text == "Library: import running…"
         await pilot.press("escape")
         await wait_for(pilot, lambda: screen.last_report is not None, timeout=30)
         assert 0 < screen.last_report.added < 20
+        # and after a cancelled import, what the library holds now
+        await wait_for(pilot, lambda: "documents" in app.status.library_text)
+        assert f"Library: {2 + screen.last_report.added} documents" in app.status.library_text
         assert "Cancelled" in str(screen.query_one("#import-report-text").visual)
         kept = [d for d in lib.documents() if Path(d.path).parent == folder]
         assert len(kept) == screen.last_report.added

@@ -353,6 +353,9 @@ class LibraryScreen(Screen[None]):
                 last[0] = now
                 self.post_message(ImportUpdate(p))
 
+        from ..host import LibraryState
+
+        self.app.post_message(LibraryState(f"Library: {what.lower()} running…"))
         try:
             if lib is None:
                 raise RuntimeError(backend.library.error or "the library is not open")
@@ -363,11 +366,10 @@ class LibraryScreen(Screen[None]):
                                           cancel=cancel)
         except Exception as exc:  # noqa: BLE001 - LibraryBusy, LibraryError, OSError...
             self.app.call_from_thread(self._done, what, None, one_line(exc))
-            return
-        self.app.call_from_thread(self._done, what, report, None)
-        summary = self.tapp.library_summary()
-        from ..host import LibraryState
-
+        else:
+            self.app.call_from_thread(self._done, what, report, None)
+        # the status bar says what the library holds now, however the run ended
+        summary = self.tapp.library_summary() if lib is not None else "Library"
         ready = " · search ready" if backend.embedder.ready else ""
         self.app.post_message(LibraryState(summary + ready))
 
