@@ -56,7 +56,9 @@ def test_the_public_names_the_engine_uses_exist(llm: Any) -> None:
                  "llama_sampler_init_top_p", "llama_sampler_init_min_p",
                  "llama_sampler_init_temp", "llama_sampler_init_dist", "llama_sampler_sample",
                  "llama_sampler_free", "llama_progress_callback", "LLAMA_TOKEN_ATTR_CONTROL",
-                 "LLAMA_TOKEN_ATTR_USER_DEFINED"):
+                 "LLAMA_TOKEN_ATTR_USER_DEFINED", "llama_adapter_lora_init",
+                 "llama_set_adapters_lora", "llama_adapter_lora_free",
+                 "llama_adapter_lora_p_ctypes"):
         assert hasattr(llama_cpp, name), f"llama_cpp.{name} is gone"
     for name in ("ctx", "model", "input_ids", "n_tokens", "last_n_tokens_size", "eval",
                  "tokenize", "create_completion", "set_seed", "n_vocab", "metadata"):
@@ -88,6 +90,30 @@ def test_held_tokens_and_rewind_keep_the_cache_consistent(llm: Any) -> None:
     assert llama_api.held_tokens(llm) == tokens
     again = llama_api.last_logits(llm, llm.n_vocab())
     np.testing.assert_allclose(again, reference, rtol=1e-3, atol=1e-3)
+
+
+def test_an_adapter_is_applied_and_lifted_on_the_context(llm: Any) -> None:
+    tokens = llm.tokenize(PROMPT, add_bos=False, special=True)
+
+    def logits() -> np.ndarray:
+        llama_api.rewind(llm, 0)
+        llm.eval(tokens)
+        return llama_api.last_logits(llm, llm.n_vocab()).copy()
+
+    base = logits()
+    handle = llama_api.load_adapter(llm, str(defaults.ADAPTER_PATH))
+    try:
+        llama_api.apply_adapter(llm, handle)
+        tuned = logits()
+        llama_api.apply_adapter(llm, None)
+        lifted = logits()
+    finally:
+        llama_api.apply_adapter(llm, None)
+        llama_api.free_adapter(handle)
+    assert float(np.abs(tuned - base).max()) > 0.05
+    np.testing.assert_allclose(lifted, base, rtol=1e-3, atol=1e-3)
+    with pytest.raises(RuntimeError):
+        llama_api.load_adapter(llm, str(defaults.chat_model_path()))  # a model, not an adapter
 
 
 def test_abort_callback_stops_an_evaluation(llm: Any) -> None:
