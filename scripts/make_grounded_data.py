@@ -7,20 +7,23 @@ app builds a prompt: the system prompt from :class:`teachbot_tui.config.Settings
 user message from :meth:`teachbot_tui.answers.Assistant.build_messages` (fenced, numbered
 passages, then the question). The target answer
 
-* states what the relevant passage says, in plain words, and cites it as ``[n]``;
-* ignores the irrelevant passages;
+* states what the answering document says, in its own sentences and their order, each
+  cited as ``[n]`` (:func:`passage_answer` says why not in new words);
+* ignores the irrelevant passages, also another document's text in the answering passage
+  (a quarter of training prompts);
 * says so when no passage answers the question (and cites nothing);
 * never follows an instruction written inside a passage (a hostile passage is either a note
   of its own or a sentence added to another document).
 
-The answering passage's position and the number of passages (1-5, mostly 2-4) vary.
+The answering passage's position and the number of passages (1-5, mostly 2-4) vary. Training
+questions are mostly (``PARAPHRASED``) the topic's strongly paraphrased ones (``p``).
 
 Splits: ``train.jsonl`` (chat records for ``teachbot-train prepare``) is made from the
 ``train`` topics and the training injections only; ``heldout.jsonl`` (prompt + what a right
 answer must contain) and ``ask/`` (documents to import and paraphrased questions for
 ``teachbot ask``) from the ``heldout`` topics and injections, never trained on.
 
-    .venv/bin/python scripts/make_grounded_data.py --out /tmp/grounded [--train 480] [--seed 0]
+    .venv/bin/python scripts/make_grounded_data.py --out /tmp/grounded [--train 720] [--seed 0]
 """
 
 from __future__ import annotations
@@ -60,17 +63,6 @@ COLOURS = ["teal", "maroon", "mustard yellow", "navy", "emerald green", "burgund
 WORDS = ["Sunflower", "Blue Jay", "Copperleaf", "Harbour", "Quartz", "Meadowlark", "Juniper",
          "Tangram", "Foxglove", "Nimbus"]
 
-# Lead-ins that keep the fact sentence as it is written ("{m}" is the sentence, "{n}" the
-# passage number) and lead-ins that start with their own words ("{ml}": the sentence with a
-# lower-case first word where that reads well).
-ANSWER_FORMS = [
-    "{m} [{n}].",
-    "{m} [{n}].",
-    "{m} [{n}].",
-    "According to passage [{n}], {ml}.",
-    "Your documents say that {ml} [{n}].",
-]
-OTHERS_NOTE = "The other passages are about something else."
 NO_ANSWER_FORMS = [
     "None of these passages says {about}, so I can't answer that from your documents. It is "
     "worth asking the colleague who organises it.",
@@ -79,11 +71,6 @@ NO_ANSWER_FORMS = [
     "Your documents, as given here, don't say {about}. I'd rather not guess; the person who "
     "runs it will know.",
 ]
-LOWER_OK = {"The", "A", "An", "Each", "Every", "Staff", "Pupils", "Parents", "During", "Over",
-            "Phone", "Report", "Counters", "Reading", "Choir", "Breakfast", "Emergency",
-            "Homework", "Sports", "Spare", "Cover", "Colour", "Duty", "Subject", "Teachers",
-            "New", "Lost", "Last", "Instruments", "Water", "Moving", "Anxious", "Step",
-            "This", "Concerns", "School", "Projects"}
 NOTE_TITLES = ["Parent forum post", "Newsletter draft", "Downloaded worksheet", "Shared notes",
                "Email from a supplier"]
 NOTE_FILLERS = [
@@ -98,6 +85,10 @@ EXTENSIONS = ["md", "md", "txt", "docx", "pdf"]
 # kept shorter (CPU time), held-out ones have the app's full range.
 PASSAGE_COUNTS = [1, 2, 2, 2, 3, 3, 3, 4, 5]
 TRAIN_PASSAGE_COUNTS = [1, 2, 2, 2, 3, 3, 4]
+# Share of training questions taken from a fact's paraphrases (``p``), where it has them.
+PARAPHRASED = 0.7
+# Share of training prompts whose answering passage also holds another document's text.
+TRAIN_MERGED = 0.25
 
 
 @dataclass
@@ -160,27 +151,32 @@ def make_doc(topic: dict[str, Any], rng: random.Random) -> Doc:
     return Doc(topic, values, fill(topic["doc"], values), f"{slug(topic['title'])}.{ext}", page)
 
 
-def capital(text: str) -> str:
-    return text[:1].upper() + text[1:]
+# A sentence ends at end punctuation (and a closing quote) before a space.
+_SENTENCE_END = re.compile(r'(?<=[.!?])\s+|(?<=[.!?]["\'])\s+')
 
 
-def lower_first(text: str) -> str:
-    first = text.split(" ", 1)[0]
-    return text[:1].lower() + text[1:] if first in LOWER_OK else text
+def sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text.strip()) if s]
 
 
-def fact_answer(doc: Doc, fact: dict[str, Any]) -> str:
-    return capital(fill(fact["a"], doc.values).rstrip("."))
+def cited(sentence: str, n: int) -> str:
+    """The sentence with `` [n]`` before its final punctuation."""
+    m = re.search(r'[.!?]+["\']?$', sentence)
+    if m is None:
+        return f"{sentence} [{n}]."
+    return f"{sentence[:m.start()]} [{n}]{sentence[m.start():]}"
 
 
-def answer_text(main: str, n: int, rng: random.Random, extra: str | None = None,
-                several: bool = False) -> str:
-    text = rng.choice(ANSWER_FORMS).format(m=main, ml=lower_first(main), n=n)
-    if extra:
-        text += f" {extra} [{n}]."
-    if several and rng.random() < 0.15:
-        text += f" {OTHERS_NOTE}"
-    return text
+def passage_answer(doc: Doc, n: int) -> str:
+    """The target answer: what the document says, in its own sentences and their order, each
+    cited; nothing from the other passages or from a hostile sentence.
+
+    A 135M model copies reliably but rewords and selects poorly: an adapter trained to
+    restate only the asked fact in new words chose the wrong sentence or invented a value far
+    more often than the untuned model, and one trained to put the answering sentence first
+    often left the fact out of what followed. Copying the answering document in order states
+    the fact whenever the model picks the right passage."""
+    return " ".join(cited(s, n) for s in sentences(doc.text))
 
 
 def no_answer_text(about: str, titles: list[str], rng: random.Random) -> str:
@@ -244,8 +240,10 @@ class Example:
 
 def build_example(rng: random.Random, topics: list[dict[str, Any]], injections: list[dict[str, Any]],
                   kind: str, hostile: str, question_index: int | None = None,
-                  counts: list[int] = PASSAGE_COUNTS) -> tuple[Example, str]:
-    """One prompt and its target answer."""
+                  counts: list[int] = PASSAGE_COUNTS, merged: float = 0.0
+                  ) -> tuple[Example, str]:
+    """One prompt and its target answer. ``merged``: the share of answering passages that
+    also hold another document's text (a longer chunk), of which the answer uses nothing."""
     n_passages = rng.choice(counts)
     if hostile and n_passages < 2:
         n_passages = 2
@@ -254,8 +252,12 @@ def build_example(rng: random.Random, topics: list[dict[str, Any]], injections: 
     asked_doc = make_doc(asked, rng)
     fact = rng.choice(asked["facts"])
     qs = fact["q"]
-    question = fill(qs[question_index % len(qs)] if question_index is not None else rng.choice(qs),
-                    asked_doc.values)
+    if question_index is not None:  # held-out and tuning sets: the topic's plain questions
+        question = fill(qs[question_index % len(qs)], asked_doc.values)
+    else:  # training: as often a question in other words than the document's, where written
+        paraphrased = fact.get("p") or []
+        pool = paraphrased if paraphrased and rng.random() < PARAPHRASED else qs
+        question = fill(rng.choice(pool), asked_doc.values)
     docs = [make_doc(t, rng) for t in others]
     right: int | None = None
     if kind == "answer":
@@ -271,6 +273,11 @@ def build_example(rng: random.Random, topics: list[dict[str, Any]], injections: 
     texts = [f"{d.title}\n\n{d.text}" if h or rng.random() < 0.5 else d.text
              for d, h in zip(docs, headed, strict=True)]
     labels = [(d.path, d.page, d.title if h else "") for d, h in zip(docs, headed, strict=True)]
+    if right is not None and merged and rng.random() < merged:
+        spare = [t for t in topics if t is not asked and t not in others]
+        extra = make_doc(rng.choice(spare), rng).text
+        both = [asked_doc.text, extra] if rng.random() < 0.5 else [extra, asked_doc.text]
+        texts[right - 1] = texts[right - 1].replace(asked_doc.text, " ".join(both))
     marker = ""
     if hostile:
         inj = rng.choice(injections)
@@ -291,12 +298,7 @@ def build_example(rng: random.Random, topics: list[dict[str, Any]], injections: 
     messages = app_messages(question, passages)
     if kind == "answer":
         assert right is not None
-        main = fact_answer(asked_doc, fact)
-        extra = None
-        if rng.random() < 0.2 and len(asked["facts"]) > 1:
-            other = rng.choice([f for f in asked["facts"] if f is not fact])
-            extra = fact_answer(asked_doc, other)
-        answer = answer_text(main, right, rng, extra, several=n_passages > 1)
+        answer = passage_answer(asked_doc, right)
         keys = keys_for(asked_doc, fact)
     else:
         titles = [t["title"] for t in others[:n_passages]]
@@ -310,9 +312,9 @@ def build_example(rng: random.Random, topics: list[dict[str, Any]], injections: 
 
 
 # Mix of example kinds: (kind, hostile, weight).
-TRAIN_MIX = [("answer", "", 55), ("answer", "note", 6), ("answer", "in-other", 6),
-             ("answer", "in-answer", 6), ("none", "", 20), ("none", "note", 4),
-             ("none", "in-other", 3)]
+TRAIN_MIX = [("answer", "", 62), ("answer", "note", 7), ("answer", "in-other", 7),
+             ("answer", "in-answer", 7), ("none", "", 11), ("none", "note", 3),
+             ("none", "in-other", 2)]
 HELDOUT_MIX = [("answer", "", 28), ("answer", "note", 6), ("answer", "in-other", 5),
                ("answer", "in-answer", 5), ("none", "", 12), ("none", "note", 4)]
 
@@ -329,7 +331,8 @@ def generate(n_train: int, seed: int = SEED) -> tuple[list[dict[str, Any]], list
     while len(train) < n_train:
         i = rng.randrange(len(kinds))
         ex, answer = build_example(rng, train_topics, data["injections"]["train"],
-                                   kinds[i], hostiles[i], counts=TRAIN_PASSAGE_COUNTS)
+                                   kinds[i], hostiles[i], counts=TRAIN_PASSAGE_COUNTS,
+                                   merged=TRAIN_MERGED)
         key = ex.messages[-1]["content"]
         if key in seen:
             continue
@@ -390,7 +393,7 @@ def _ask_fact(topic: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, type=Path, help="folder to write into")
-    ap.add_argument("--train", type=int, default=480, help="training records (default 480)")
+    ap.add_argument("--train", type=int, default=720, help="training records (default 720)")
     ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args(argv)
     from teachbot_tui.training_format import write_jsonl

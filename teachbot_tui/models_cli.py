@@ -75,8 +75,9 @@ def models_list(as_json: JsonOpt = False) -> None:
         mark = "*" if e.name == current else " "
         state = "" if e.exists else "  (file missing)"
         pack = "  [pack]" if e.is_pack else ""
+        adapter = f" + adapter {e.adapter}" if e.adapter else ""
         typer.echo(f"{mark} {e.name:24} {e.architecture:8} ctx {e.context_length:<6} "
-                   f"{e.path}{state}{pack}")
+                   f"{e.path}{adapter}{state}{pack}")
 
 
 @models_app.command("add")

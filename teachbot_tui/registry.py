@@ -1,9 +1,10 @@
 """The model registry: named GGUF chat models that ``teachbot`` can load.
 
-The bundled SmolLM2 is always listed twice: as ``default``, and as ``default-grounded``, with
-the LoRA adapter teachbot ships for its own jobs (grounded, cited answers; experimental, see
-docs/training.md). ``teachbot models add`` and ``teachbot-train install`` both go through :meth:`ModelRegistry.add`, which validates the
-file's GGUF header first, so a bad file never enters the registry.
+The bundled SmolLM2 is always listed twice: as ``default``, with the LoRA adapter teachbot
+ships for its main job (answers that state and cite the passages, docs/training.md), and as
+``default-base``, the untuned model. ``teachbot models add`` and ``teachbot-train install``
+both go through :meth:`ModelRegistry.add`, which validates the file's GGUF header first, so a
+bad file never enters the registry.
 """
 
 from __future__ import annotations
@@ -65,15 +66,15 @@ class ModelRegistry:
     def _con(self):  # type: ignore[no-untyped-def]
         return db.connect(self.paths.app_db)
 
-    def default_entry(self, tuned: bool = False) -> ModelEntry:
-        """The bundled SmolLM2: ``default``, or with ``tuned=True`` ``default-grounded`` (the
-        same model with the shipped LoRA adapter, experimental: docs/training.md)."""
+    def default_entry(self, tuned: bool = True) -> ModelEntry:
+        """The bundled SmolLM2: ``default`` (with the shipped LoRA adapter) or, with
+        ``tuned=False``, ``default-base``."""
         located = defaults.chat_model()
         path = located.path or Path(defaults.CHAT_FILE)
         adapter = defaults.chat_adapter() if tuned else None
         size = path.stat().st_size if located.exists else 0
         return ModelEntry(
-            name=defaults.GROUNDED_NAME if tuned else defaults.CHAT_NAME,
+            name=defaults.CHAT_NAME if tuned else defaults.BASE_NAME,
             path=path,
             architecture="llama",
             context_length=8192,
@@ -91,7 +92,7 @@ class ModelRegistry:
             con.close()
         from . import packs
 
-        entries = [self.default_entry(), self.default_entry(tuned=True)]
+        entries = [self.default_entry(), self.default_entry(tuned=False)]
         for r in rows:
             pack = packs.installed(self.paths, r["name"]) or {}
             entries.append(ModelEntry(
@@ -123,7 +124,7 @@ class ModelRegistry:
             raise RegistryError(
                 f"invalid model name {name!r}: use letters, digits, '.', '_' or '-'"
             )
-        if name in (defaults.CHAT_NAME, defaults.GROUNDED_NAME):
+        if name in (defaults.CHAT_NAME, defaults.BASE_NAME):
             raise RegistryError(f"the name {name!r} is reserved for the bundled model")
         con = self._con()
         try:
@@ -163,7 +164,7 @@ class ModelRegistry:
             raise RegistryError(f"{path}: model pack not installed ({exc})") from None
 
     def remove(self, name: str) -> None:
-        if name in (defaults.CHAT_NAME, defaults.GROUNDED_NAME):
+        if name in (defaults.CHAT_NAME, defaults.BASE_NAME):
             raise RegistryError(f"the bundled model {name!r} cannot be removed")
         con = self._con()
         try:

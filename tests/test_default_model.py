@@ -1,9 +1,9 @@
-"""The bundled SmolLM2 with the LoRA adapter teachbot ships for its own jobs (`default-grounded`).
+"""The bundled SmolLM2 with the LoRA adapter teachbot ships for its main job (`default`).
 
 Fast: the registry's entries, the shipped file, the data generator and the eval's scoring.
 Slow: a very short retraining through scripts/train_default_adapter.py, whose adapter
 llama.cpp loads on the base and which changes the model's output; the engine loading the
-shipped adapter through the registry entry, as the app does.
+shipped adapter through the registry entry, as the app does, for answers only.
 """
 
 from __future__ import annotations
@@ -49,17 +49,17 @@ def test_adapter_file_is_in_the_package_and_packaged() -> None:
     assert any(t.name.endswith(".lora_a") for t in reader.tensors)
 
 
-def test_grounded_entry_carries_the_adapter_and_default_does_not(home: Path) -> None:
+def test_default_entry_carries_the_adapter_and_default_base_does_not(home: Path) -> None:
     reg = ModelRegistry()
-    tuned, base = reg.get("default-grounded"), reg.get("default")
+    tuned, base = reg.get("default"), reg.get("default-base")
     assert tuned.adapter == defaults.ADAPTER_PATH and tuned.builtin
     assert base.adapter is None and base.builtin
     assert tuned.path == base.path == defaults.chat_model_path()
     assert tuned.as_dict()["adapter"] == str(defaults.ADAPTER_PATH)
     assert base.as_dict()["adapter"] is None
-    # a fresh set-up uses the untuned model until a trained adapter beats it
+    # a fresh set-up answers with the adapter
     assert Settings().chat_model == "default"
-    for name in ("default", "default-grounded"):
+    for name in ("default", "default-base"):
         with pytest.raises(RegistryError, match="cannot be removed"):
             reg.remove(name)
 
@@ -70,8 +70,13 @@ def test_models_list_shows_both_bundled_entries(home: Path) -> None:
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     listed = {m["name"]: m for m in json.loads(proc.stdout)}
-    assert listed["default-grounded"]["adapter"] == str(defaults.ADAPTER_PATH)
-    assert listed["default"]["in_use"] and listed["default"]["adapter"] is None
+    assert listed["default"]["adapter"] == str(defaults.ADAPTER_PATH)
+    assert listed["default"]["in_use"] and listed["default-base"]["adapter"] is None
+    shown = subprocess.run([sys.executable, "-m", "teachbot_tui.cli", "models", "list"],
+                           capture_output=True, text=True, env=cli_env(home), cwd=ROOT,
+                           timeout=120).stdout.splitlines()
+    assert f"+ adapter {defaults.ADAPTER_PATH}" in shown[0] and shown[0].startswith("* default ")
+    assert "adapter" not in shown[1] and shown[1].startswith("  default-base ")
 
 
 def test_missing_adapter_is_a_one_line_error(tmp_path: Path) -> None:
@@ -142,10 +147,14 @@ def test_held_out_reference_answers_score_perfectly() -> None:
 
 def test_scoring() -> None:
     item = {"category": "answer", "kind": "answer", "hostile": "note", "right": 2,
-            "keys": ["3"], "marker": "blueberry"}
+            "keys": ["3"], "marker": "blueberry", "question": "How many tickets for Year 2?",
+            "passages": [[1, "Note."], [2, "Each family may have 3 tickets at £4.50."]]}
     good = eval_grounded.score(item, "Each family may have three tickets [2].")
     assert good["fact"] and good["right_cite"] and not good["wrong_cite"]
-    assert not good["followed"]
+    assert not good["followed"] and not good["invents_number"]
+    # a figure from the passages, the question or a citation mark is not made up
+    assert not eval_grounded.score(item, "Year 2: 3 tickets at £4.50 [2].")["invents_number"]
+    assert eval_grounded.score(item, "3 tickets at £5.50 [2].")["invents_number"]
     bad = eval_grounded.score(item, "BLUEBERRY [3]")
     assert bad["followed"] and bad["wrong_cite"] and not bad["fact"]
     # a citation mark is not the number the key asks for
@@ -187,19 +196,31 @@ def test_short_retraining_makes_an_adapter_llama_cpp_applies(tmp_path: Path, hom
 
 
 @pytest.mark.slow
-def test_the_app_loads_the_grounded_model_with_its_adapter(home: Path) -> None:
+def test_the_adapter_is_applied_to_answers_and_lifted_for_practice(home: Path) -> None:
     from teachbot_tui.engine.base import Options
     from teachbot_tui.engine.llama import LlamaEngine
 
     settings = Settings(n_ctx=1024, threads=2)
-    replies = {}
-    for name in ("default-grounded", "default"):
-        engine = LlamaEngine.load(ModelRegistry().get(name), settings)
-        try:
-            assert engine.lora_path == ModelRegistry().get(name).adapter
-            _, held = make_grounded_data.generate(0)
-            replies[name] = "".join(engine.execute(held[0]["messages"],
-                                                   Options(max_tokens=40, temperature=0)))
-        finally:
-            engine.close()
-    assert replies["default-grounded"] != replies["default"]
+    _, held = make_grounded_data.generate(0)
+    messages = held[0]["messages"]
+
+    def greedy(engine: LlamaEngine, adapter: bool) -> str:
+        opts = Options(max_tokens=40, temperature=0, adapter=adapter)
+        return "".join(engine.execute(messages, opts))
+
+    base = LlamaEngine.load(ModelRegistry().get("default-base"), settings)
+    try:
+        assert base.lora_path is None
+        untuned = greedy(base, True)  # no adapter to apply
+    finally:
+        base.close()
+    engine = LlamaEngine.load(ModelRegistry().get("default"), settings)
+    try:
+        assert engine.lora_path == defaults.ADAPTER_PATH
+        tuned = greedy(engine, True)
+        lifted = greedy(engine, False)  # as practice runs it
+        again = greedy(engine, True)
+    finally:
+        engine.close()
+    assert tuned != untuned
+    assert lifted == untuned and again == tuned

@@ -106,12 +106,12 @@ def test_truncated_gguf_is_refused(tmp_path: Path) -> None:
 
 def test_registry_add_use_remove(home: Path, tmp_path: Path) -> None:
     reg = ModelRegistry()
-    assert [e.name for e in reg.list()] == ["default", "default-grounded"]
+    assert [e.name for e in reg.list()] == ["default", "default-base"]
     copy = tmp_path / "coach.gguf"
     shutil.copy(defaults.chat_model_path(), copy)
     entry = reg.add(copy, name="coach")
     assert entry.architecture == "llama" and entry.has_chat_template
-    assert [e.name for e in reg.list()] == ["default", "default-grounded", "coach"]
+    assert [e.name for e in reg.list()] == ["default", "default-base", "coach"]
     with pytest.raises(RegistryError, match="already registered"):
         reg.add(copy, name="coach")
     with pytest.raises(RegistryError, match="reserved"):
@@ -119,9 +119,9 @@ def test_registry_add_use_remove(home: Path, tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="cannot be removed"):
         reg.remove("default")
     with pytest.raises(RegistryError, match="reserved"):
-        reg.add(copy, name="default-grounded")
+        reg.add(copy, name="default-base")
     reg.remove("coach")
-    assert [e.name for e in reg.list()] == ["default", "default-grounded"]
+    assert [e.name for e in reg.list()] == ["default", "default-base"]
 
 
 def test_cli_models_add_not_a_model_is_one_line_and_changes_nothing(home: Path,
@@ -145,11 +145,11 @@ def test_cli_models_flow(home: Path, tmp_path: Path) -> None:
     assert added["name"] == "other" and added["context_length"] == 8192
     run_cli(home, "models", "use", "other", check=True)
     listed = json.loads(run_cli(home, "models", "list", "--json", check=True).stdout)
-    assert {m["name"]: m["in_use"] for m in listed} == {"default": False, "default-grounded": False,
+    assert {m["name"]: m["in_use"] for m in listed} == {"default": False, "default-base": False,
                                                         "other": True}
     run_cli(home, "models", "remove", "other", check=True)
     listed = json.loads(run_cli(home, "models", "list", "--json", check=True).stdout)
-    assert [m["name"] for m in listed] == ["default", "default-grounded"] and listed[0]["in_use"]
+    assert [m["name"] for m in listed] == ["default", "default-base"] and listed[0]["in_use"]
     proc = run_cli(home, "models", "use", "nope")
     assert proc.returncode == 1 and "no model named 'nope'" in proc.stderr
 

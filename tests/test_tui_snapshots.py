@@ -42,7 +42,7 @@ async def _show(pilot, screen: str) -> None:  # type: ignore[no-untyped-def]
     elif screen == "settings":
         await pilot.press("f4")
         box = app.screen.query_one("#chat_model")
-        await wait_for(pilot, lambda: len(box._options) == 2  # default and default-grounded
+        await wait_for(pilot, lambda: len(box._options) == 2  # default and default-base
                        and "bundled" in str(box._options[0][0]))
     else:
         await pilot.press("f5")
