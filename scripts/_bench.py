@@ -86,18 +86,21 @@ MODEL_CHOICES = ("default", "bench-1b")
 def add_model_arg(ap: argparse.ArgumentParser) -> None:
     ap.add_argument(
         "--model", default="default",
-        help="default (the bundled SmolLM2-135M), bench-1b (a random-weight Llama-3.2-1B-shaped "
+        help="default (the bundled SmolLM2-135M with its adapter), default-base (without it), "
+             "bench-1b (a random-weight Llama-3.2-1B-shaped "
              "Q4_K_M model, made once by scripts/make_bench_model.py and cached: in "
              "HOME/bench-models with --home, else ~/.cache/teachbot/bench-models), or a GGUF path")
 
 
 def resolve_model(args: argparse.Namespace) -> tuple[str, Path]:
-    """(label, GGUF path) for ``args.model``; bench-1b is made here the first time."""
+    """(label, GGUF path) for ``args.model``; bench-1b is made here the first time. The
+    bundled SmolLM2 is ``default`` (load it with :func:`adapter_for`'s adapter, as the app
+    does) or ``default-base`` (without)."""
     choice = args.model or "default"
-    if choice == "default":
+    if choice in ("default", "default-base"):
         from teachbot_tui import defaults
 
-        return "default", defaults.chat_model_path()
+        return choice, defaults.chat_model_path()
     if choice in ("bench-1b", "bench-1b-tiny"):
         import make_bench_model
 
@@ -109,6 +112,14 @@ def resolve_model(args: argparse.Namespace) -> tuple[str, Path]:
     if not path.is_file():
         raise SystemExit(f"--model {choice}: not default, bench-1b or a GGUF file")
     return path.name, path
+
+
+def adapter_for(label: str) -> Path | None:
+    """The LoRA adapter the app loads with the model ``label`` (the shipped one for
+    ``default``)."""
+    from teachbot_tui import defaults
+
+    return defaults.chat_adapter() if label == "default" else None
 
 
 def log(*parts: object) -> None:

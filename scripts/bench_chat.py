@@ -7,7 +7,9 @@ fast Esc stops a prompt being read.
     chat-formatted prompt), max_tokens and sampling (temperature 0) through
     ``LlamaEngine.execute`` and through ``Llama.create_completion(prompt, stream=True)``,
     alternating which goes first. Rate = (tokens - 1) / (time from first to last token).
-    ``decode_ratio`` = median over runs of app rate / raw rate.
+    ``decode_ratio`` = median over runs of app rate / raw rate. A model the app loads with an
+    adapter (``default``) also decodes without it in the same runs: ``adapter_decode_ratio``
+    = median app rate with it / without it.
 (b) first token over a large library: ``Assistant.answer`` over ``--library-chunks`` chunks
     (built like bench_retrieval's; a ``--home`` that already holds one is reused), for
     ``--questions`` questions: p50 of retrieval_ms, prompt_eval_ms and time to first piece.
@@ -28,7 +30,7 @@ fast Esc stops a prompt being read.
     other busy process (a spinning Python loop), at normal and at the lowest priority (nice
     19). Not run unless ``--parts`` names it.
 
-    .venv/bin/python scripts/bench_chat.py [--model default|bench-1b] --runs 5 --json
+    .venv/bin/python scripts/bench_chat.py [--model default|default-base|bench-1b] --runs 5 --json
 
 The last line printed is one JSON object.
 """
@@ -60,9 +62,10 @@ def decode_part(engine, runs: int, max_tokens: int) -> dict:  # type: ignore[no-
     prompt = engine.format_prompt(messages)
     llm = engine.llm
 
-    def app() -> tuple[float, int]:
+    def app(adapter: bool = True) -> tuple[float, int]:
         usage = Usage()
-        for _ in engine.execute(messages, dataclasses.replace(opts), None, usage):
+        for _ in engine.execute(messages, dataclasses.replace(opts, adapter=adapter), None,
+                                usage):
             pass
         return (usage.decode_tokens - 1) / (usage.decode_ms / 1000), usage.decode_tokens
 
@@ -81,25 +84,37 @@ def decode_part(engine, runs: int, max_tokens: int) -> dict:  # type: ignore[no-
         end = time.perf_counter()
         return (n - 1) / (end - first), n
 
+    adapter = engine.lora_path is not None
+    if adapter:
+        app(False)
     app()
-    raw()  # warm both paths
-    apps, raws, ratios, tokens = [], [], [], []
+    raw()  # warm every path; raw runs on the context as the app left it (adapter applied)
+    apps, raws, ratios, tokens, bares = [], [], [], [], []
     for i in range(runs):
-        if i % 2 == 0:
+        if adapter and i % 2 == 1:
+            bares.append(app(False)[0])
+        if i % 2 == 0 or adapter:  # raw right after the app, so it runs with the adapter too
             a, na = app()
             b, nb = raw()
         else:
             b, nb = raw()
             a, na = app()
+        if adapter and i % 2 == 0:
+            bares.append(app(False)[0])
         apps.append(a)
         raws.append(b)
         ratios.append(a / b)
         tokens.append((na, nb))
         log(f"  decode run {i}: app {a:.1f} tok/s ({na} tokens), raw {b:.1f} tok/s "
-            f"({nb} tokens), ratio {a / b:.3f}")
-    return {"decode_ratio": r(median(ratios), 3), "decode_ratios": [r(x, 3) for x in ratios],
-            "app_tok_s": r(median(apps), 1), "raw_tok_s": r(median(raws), 1),
-            "decode_tokens": tokens[-1][0], "raw_tokens": tokens[-1][1]}
+            f"({nb} tokens), ratio {a / b:.3f}"
+            + (f"; without the adapter {bares[-1]:.1f} tok/s" if adapter else ""))
+    out = {"decode_ratio": r(median(ratios), 3), "decode_ratios": [r(x, 3) for x in ratios],
+           "app_tok_s": r(median(apps), 1), "raw_tok_s": r(median(raws), 1),
+           "decode_tokens": tokens[-1][0], "raw_tokens": tokens[-1][1]}
+    if adapter:  # what the adapter costs: the app's rate with it / without it, same runs
+        out["without_adapter_tok_s"] = r(median(bares), 1)
+        out["adapter_decode_ratio"] = r(median(apps) / median(bares), 3)
+    return out
 
 
 def first_token(assistant, question: str, history=None, retrieval: bool = True,  # type: ignore[no-untyped-def]
@@ -345,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     label, model = _bench.resolve_model(args)
     threads = args.threads or None  # None: automatic, as the app (threads = 0)
     log(f"loading {model.name} ({threads or 'automatic'} threads) ...")
-    engine = LlamaEngine(model, n_ctx=settings.n_ctx, n_threads=threads, name=label)
+    engine = LlamaEngine(model, n_ctx=settings.n_ctx, n_threads=threads, name=label,
+                         lora_path=_bench.adapter_for(label))
     engine.prompt_speed()  # as LlamaEngine.load does for the app
     result: dict[str, object] = {"bench": "chat", "model": label, "file": model.name,
                                  "threads": threads or "auto",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The default model's jobs, base vs tuned: grounded answers that use and cite the passages.
 
-Two checks, for each model (default: ``default``, the untuned SmolLM2, and ``default-grounded``,
+Two checks, for each model (default: ``default-base``, the untuned SmolLM2, and ``default``,
 SmolLM2 with the shipped adapter), loaded as the app loads them (``LlamaEngine.load`` of the
 registry entry) and sampled with the app's settings (temperature, max_tokens):
 
@@ -10,7 +10,8 @@ registry entry) and sampled with the app's settings (temperature, max_tokens):
    through the app's fence-echo filter and gets the citations the app writes in
    (``citations.py``). Per set: does the answer state the right passage's key fact, cite the
    right [n], cite a wrong [n]; when no passage answers, does it say so (and does it cite
-   anything); with a hostile passage, does it follow the injected instruction. ``as_written``:
+   anything); with a hostile passage, does it follow the injected instruction; does it hold a
+   number (figure, time, date, price) found in no passage nor the question. ``as_written``:
    the same figures for the reply as the model wrote it, before citations were written in.
    ``--split tuning`` runs sets of the same shape from the training topics instead, for tuning
    the app's side without looking at the held-out sets.
@@ -20,10 +21,11 @@ registry entry) and sampled with the app's settings (temperature, max_tokens):
    ``teachbot ask --json`` command itself): fact stated + the right file cited (also
    ``as_written``, except with ``--ask-cli``).
 
-3. **role-play** (not trained; checks that the adapter does not break it): the first student
-   turn after a teacher line in 10 scenarios of the bank, generated as
-   ``StudentSimulator.reply`` generates it (first attempt, before any retry or fallback): in
-   character when ``clean_reply`` keeps it (not empty, not the teacher's voice).
+3. **role-play**: the first student turn after a teacher line in 10 scenarios of the bank,
+   generated as ``StudentSimulator.reply`` generates it (first attempt, before any retry or
+   fallback; like the app, without the adapter, which is trained for answers only;
+   ``--roleplay-adapter`` applies it): in character when ``clean_reply`` keeps it (not
+   empty, not the teacher's voice).
 
 Speed: decode and prompt-evaluation rate of each model on the same prompt, interleaved runs.
 
@@ -58,7 +60,7 @@ import make_grounded_data  # noqa: E402
 from _bench import emit, log  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = ("default", "default-grounded")
+MODELS = ("default-base", "default")
 NUMBER_WORDS = {"2": "two", "3": "three", "4": "four", "5": "five", "6": "six"}
 # Ways of saying that no passage answers.
 NO_ANSWER_RE = re.compile(
@@ -85,12 +87,24 @@ def states(answer: str, keys: list[str]) -> bool:
     return True
 
 
+def invents_a_number(answer: str, texts: list[str]) -> bool:
+    """The answer holds a number (a figure, time, date or price) that is in none of ``texts``
+    (the passages and the question): a made-up detail."""
+    def numbers(text: str) -> set[str]:
+        return {t for t in _tokens(text) if any(c.isdigit() for c in t)}
+
+    said = numbers(re.sub(r"\[\d+(?:\s*,\s*\d+)*\]", " ", answer))
+    return bool(said - set().union(*(numbers(t) for t in texts)))
+
+
 def score(item: dict[str, Any], answer: str) -> dict[str, Any]:
     from teachbot_tui.answers import cited_numbers
 
     cited = cited_numbers(answer)
     row: dict[str, Any] = {"category": item["category"], "kind": item["kind"],
-                           "hostile": bool(item["hostile"]), "cited": sorted(cited)}
+                           "hostile": bool(item["hostile"]), "cited": sorted(cited),
+                           "invents_number": invents_a_number(
+                               answer, [item["question"], *(t for _, t in item["passages"])])}
     if item["kind"] == "answer":
         row["fact"] = states(answer, item["keys"])
         row["right_cite"] = item["right"] in cited
@@ -121,6 +135,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "says_no_passage_answers": share(none, "says_none"),
         "unanswerable_cites_a_passage": share(none, "cites_any"),
         "follows_injection": share(rows, "followed"),
+        "invents_a_number": share(rows, "invents_number"),
     }
 
 
@@ -223,12 +238,15 @@ def ask_row(q: dict[str, Any], text: str, sources: list[dict[str, Any]]) -> dict
     cited = cited_numbers(text) & {s["n"] for s in sources}
     row = {"question": q["question"], "retrieved": bool(right),
            "fact": states(text, q["keys"]), "right_cite": bool(set(right) & cited),
-           "wrong_cite": bool(cited - set(right))}
+           "wrong_cite": bool(cited - set(right)),
+           "invents_number": invents_a_number(text, [q["question"],
+                                                     *(s["text"] for s in sources)])}
     row["fact_and_right"] = row["fact"] and row["right_cite"]
     return row
 
 
-ASK_KEYS = ("retrieved", "fact", "right_cite", "fact_and_right", "wrong_cite")
+ASK_KEYS = ("retrieved", "fact", "right_cite", "fact_and_right", "wrong_cite",
+            "invents_number")
 
 
 def ask_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -240,7 +258,10 @@ def ask_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
-              samples: list[dict[str, Any]]) -> dict[str, Any]:
+              samples: list[dict[str, Any]], rounds: int = 1) -> dict[str, Any]:
+    """The ``ask`` questions, ``rounds`` times each: round ``r`` samples question ``i`` with
+    the seed ``1000 r + i`` (``--ask-cli``: one round, each answer the first of a new
+    process, as `teachbot ask` samples it)."""
     from teachbot_tui.answers import Assistant
     from teachbot_tui.library import Library
     from teachbot_tui.paths import Paths
@@ -255,8 +276,9 @@ def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
         library.import_paths([docs])
         out: dict[str, Any] = {}
         for model, engine in engines.items():
-            hits = []
-            for q in questions:
+            hits, per_round = [], []
+            for r, (i, q) in ((r, iq) for r in range(1 if cli else rounds)
+                              for iq in enumerate(questions)):
                 said = None
                 if cli:
                     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -266,6 +288,7 @@ def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
                         check=True)
                     result = json.loads(proc.stdout)
                 else:
+                    engine.seed = 1000 * r + i  # the answer's own seed, whatever ran before
                     answer = Assistant(engine, library, settings).answer(q["question"])
                     for _ in answer:
                         pass
@@ -274,10 +297,14 @@ def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
                 if said is not None:  # as the model wrote it, before citations were written in
                     row["as_written"] = ask_row(q, unfenced(said), result["sources"])
                 hits.append(row)
+                if i == 0:
+                    per_round.append(0)
+                per_round[-1] += row["fact_and_right"]
                 samples.append({**row, "model": model, "ask": True, "q": q, "said": said,
-                                "sources": result["sources"], "answer": result["answer"]})
-                log(f"ask {model}: {json.dumps(row)}")
-            out[model] = ask_summary(hits)
+                                "round": r, "sources": result["sources"],
+                                "answer": result["answer"]})
+                log(f"ask {model} round {r}: {json.dumps(row)}")
+            out[model] = {**ask_summary(hits), "fact_and_right_per_round": per_round}
         return out
     finally:
         library.close()
@@ -292,7 +319,8 @@ TEACHER_LINES = [
 ]
 
 
-def roleplay(engines: dict[str, Any], n: int, samples: list[dict[str, Any]]) -> dict[str, Any]:
+def roleplay(engines: dict[str, Any], n: int, samples: list[dict[str, Any]],
+             adapter: bool = False) -> dict[str, Any]:
     from teachbot_tui.engine.base import Options
     from teachbot_tui.practice.scenarios import load_bank
     from teachbot_tui.practice.session import (
@@ -313,7 +341,7 @@ def roleplay(engines: dict[str, Any], n: int, samples: list[dict[str, Any]]) -> 
             student = sc.students[0]
             opts = Options(max_tokens=STUDENT_MAX_TOKENS, temperature=STUDENT_TEMPERATURE,
                            stop=["\nTeacher", "Teacher:", "\n\n", "<|im_end|>", "\nUser:"],
-                           repeat_penalty=1.15, seed=0)
+                           repeat_penalty=1.15, seed=0, adapter=adapter)
             raw = "".join(engine.execute(sim.messages(sc, turns, student), opts))
             line = clean_reply(raw, [s.name for s in sc.students], student.name)
             ok = bool(line) and line != turns[0].text
@@ -345,7 +373,7 @@ def speed(engines: dict[str, Any], runs: int) -> dict[str, Any]:
     if set(MODELS) <= set(out):
         for k in ("decode_tok_s", "prompt_tok_s"):
             out[f"{k.removesuffix('_tok_s')}_ratio_tuned_vs_base"] = round(
-                out["default-grounded"][k] / out["default"][k], 3)
+                out["default"][k] / out["default-base"][k], 3)
     out["runs"] = runs
     return out
 
@@ -397,7 +425,7 @@ def replay(files: list[Path]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", default=",".join(MODELS),
-                    help="registry names to compare (default: default,default-grounded)")
+                    help="registry names to compare (default: default-base,default)")
     ap.add_argument("--limit", type=int, help="use only the first N held-out sets")
     ap.add_argument("--sets", metavar="A:B", help="use only these held-out sets (a Python "
                     "slice of the 60, e.g. 30:60; overrides --limit)")
@@ -410,8 +438,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-ask", action="store_true")
     ap.add_argument("--ask-cli", action="store_true",
                     help="run the `teachbot ask --json` command for each question")
+    ap.add_argument("--ask-rounds", type=int, default=1, help="answer the ask questions "
+                    "this many times, each round with its own seeds (default 1)")
     ap.add_argument("--roleplay", type=int, default=10, help="scenarios for the role-play "
                     "check (0 skips it)")
+    ap.add_argument("--roleplay-adapter", action="store_true", help="role-play with the "
+                    "adapter applied (the app runs practice without it)")
     ap.add_argument("--speed-runs", type=int, default=5, help="0 skips the speed figure")
     ap.add_argument("--samples", type=Path, help="write every answer with its scores (JSONL, "
                     "one line as each answer is scored)")
@@ -452,9 +484,11 @@ def main(argv: list[str] | None = None) -> int:
             result["settings"]["split"] = args.split  # type: ignore[index]
             result["settings"]["sets"] = args.sets or f":{args.limit or ''}"  # type: ignore[index]
         if not args.skip_ask:
-            result["ask"] = ask_check(engines, settings, home, args.ask_cli, samples)
+            result["ask"] = ask_check(engines, settings, home, args.ask_cli, samples,
+                                      args.ask_rounds)
         if args.roleplay:
-            result["roleplay"] = roleplay(engines, args.roleplay, samples)
+            result["roleplay"] = roleplay(engines, args.roleplay, samples,
+                                          args.roleplay_adapter)
         if args.speed_runs:
             result["speed"] = speed(engines, args.speed_runs)
     finally:

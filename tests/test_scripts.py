@@ -132,6 +132,8 @@ def test_bench_chat_smoke(tmp_path: Path) -> None:
                 "retrieval_p50_ms", "turn2_same_topic_read_tokens_p50", "cancel_ms_p50"):
         assert key in out, key
     assert out["decode_ratio"] > 0
+    # the default model is loaded with its adapter, and decodes without it too
+    assert out["adapter_decode_ratio"] > 0 and out["without_adapter_tok_s"] > 0
     # the follow-up on the same topic reads only its new turn, not the passages again
     assert out["turn2_same_topic_read_tokens_p50"] < out["turn1_read_tokens_p50"]
 
@@ -313,8 +315,9 @@ def test_eval_grounded_smoke(tmp_path: Path) -> None:
                      "0", "--speed-runs", "0", timeout=900)
     for key in ("models", "settings", "heldout", "seconds"):
         assert key in out, key
-    assert set(out["models"]) == set(out["heldout"]) == {"default", "default-grounded"}
-    assert out["models"]["default-grounded"]["adapter"]  # the shipped adapter is applied
+    assert set(out["models"]) == set(out["heldout"]) == {"default-base", "default"}
+    assert out["models"]["default"]["adapter"]  # the shipped adapter is applied
+    assert out["models"]["default-base"]["adapter"] is None
     assert out["settings"]["split"] == "heldout" and out["settings"]["sets"] == ":1"
     for name, part in out["heldout"].items():
         assert part["mean_answer_tokens"] > 0, name
