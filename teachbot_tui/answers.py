@@ -443,8 +443,10 @@ class Assistant:
         retrieval_ms = (time.perf_counter() - t0) * 1000
         messages, sources = self.build_messages(question, history, retrieved)
         new_sources = [s for s in sources if not s.reused]
+        # the model's adapter (the bundled one is trained on prompts with passages) only
+        # when there are passages to answer from; the question alone goes to the model as is
         opts = options or Options(max_tokens=self.settings.max_tokens,
-                                  temperature=self.settings.temperature)
+                                  temperature=self.settings.temperature, adapter=bool(sources))
         answer = Answer(question=question, model=getattr(self.engine, "name", "model"),
                         sources=sources, no_context=retrieval and not sources,
                         retrieval_ms=retrieval_ms if retrieval else 0.0, messages=messages,

@@ -133,11 +133,13 @@ def embedder() -> Iterator[object]:
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[object]:
-    """The real default chat model (SmolLM2-135M Q4_1) through the engine, loaded once."""
+    """The real default chat model (SmolLM2-135M Q4_1 with its shipped adapter, as the app
+    loads ``default``) through the engine, loaded once."""
     from teachbot_tui import defaults
     from teachbot_tui.engine.llama import LlamaEngine
 
-    eng = LlamaEngine(defaults.chat_model_path(), n_ctx=2048, n_threads=2, name="default")
+    eng = LlamaEngine(defaults.chat_model_path(), n_ctx=2048, n_threads=2, name="default",
+                      lora_path=defaults.chat_adapter())
     yield eng
     eng.close()
 

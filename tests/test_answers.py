@@ -112,6 +112,15 @@ def test_prompt_fits_the_context_with_huge_documents_and_long_history(
     assert answer.usage.prompt_tokens == used
 
 
+def test_the_adapter_answers_from_passages_only(assistant: Assistant) -> None:
+    fake = FakeEngine()
+    with_passages = Assistant(fake, assistant.library, assistant.settings)
+    "".join(with_passages.answer("How much does a place at breakfast club cost?"))
+    "".join(with_passages.answer("How much does a place at breakfast club cost?",
+                                 retrieval=False))
+    assert [o.adapter for o in fake.options if o is not None] == [True, False]
+
+
 def test_nothing_relevant_is_said_honestly(assistant: Assistant) -> None:
     assistant.settings = replace(assistant.settings, retrieval_threshold=0.95)
     answer = assistant.answer("What is the boiling point of tungsten?")

@@ -64,7 +64,7 @@ def test_coach_reads_only_its_request_after_the_role_play(engine: Any) -> None:
     coach = Coach(engine)
     usage = Usage()
     opts = Options(max_tokens=coach.max_tokens, temperature=0.2, seed=0,
-                   json_schema=evaluation_schema(scenario))
+                   json_schema=evaluation_schema(scenario), adapter=False)  # as the coach's
     text = "".join(engine.execute(coach.messages(session), opts, None, usage))
     assert usage.cached_tokens >= engine.count_prompt_tokens(role_play) - 8
     assert usage.prompt_tokens - usage.cached_tokens < 400  # the request (and the reply)

@@ -50,7 +50,8 @@ class Options:
     """Constrain the output to JSON matching this schema (llama.cpp grammar)."""
     adapter: bool = True
     """Apply the model's LoRA adapter, if it has one. The bundled model's adapter is trained
-    for grounded answers only, so practice (role-play, feedback) turns it off."""
+    for answers from passages only, so practice (role-play, feedback) and answers without
+    passages turn it off."""
 
 
 @dataclass

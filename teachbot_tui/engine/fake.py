@@ -23,6 +23,7 @@ class FakeEngine:
         self.name = name
         self.n_ctx = n_ctx
         self.calls: list[list[Message]] = []
+        self.options: list[Options | None] = []  # each call's options
 
     def execute(
         self,
@@ -33,6 +34,7 @@ class FakeEngine:
         progress: Callable[[int, int], None] | None = None,
     ) -> Iterator[str]:
         self.calls.append(list(messages))
+        self.options.append(options)
         return self._run(messages, cancel, usage, progress)
 
     def _run(self, messages: list[Message], cancel: Cancel | None, usage: Usage | None,
