@@ -219,6 +219,12 @@ def test_the_adapter_is_applied_to_answers_and_lifted_for_practice(home: Path) -
         assert engine.lora_path == defaults.ADAPTER_PATH
         tuned = greedy(engine, True)
         lifted = greedy(engine, False)  # as practice runs it
+        # what the context holds now was computed without the adapter: no use to an answer
+        assert engine.cached_tokens(messages, adapter=False) > 0
+        assert engine.cached_tokens(messages) == 0
+        stream = engine.execute(messages, Options(max_tokens=4, temperature=0))
+        assert engine.cached_tokens(messages, adapter=False) > 0  # switched when it starts
+        "".join(stream)
         again = greedy(engine, True)
     finally:
         engine.close()

@@ -324,7 +324,6 @@ class LlamaEngine:
     ) -> Iterator[str]:
         opts = options or Options()
         usage = usage if usage is not None else Usage()
-        self._use_adapter(opts.adapter)
         tokens = self.tokenize_prompt(messages)
         self._pick_threads()
         return self._stream(tokens, opts, cancel, usage, progress)
@@ -352,8 +351,11 @@ class LlamaEngine:
         """How many leading tokens of ``tokens`` the context already holds."""
         return _shared_prefix(llama_api.held_tokens(self.llm), tokens)
 
-    def cached_tokens(self, messages: list[Message]) -> int:
-        """Tokens of this prompt that would not be read again (the shared prefix)."""
+    def cached_tokens(self, messages: list[Message], adapter: bool = True) -> int:
+        """Tokens of this prompt that would not be read again (the shared prefix), when
+        generated with the adapter on or off (a change drops what the context holds)."""
+        if (adapter and self._adapter is not None) != self._adapter_on:
+            return 0
         return self._cached_prefix(self.tokenize_prompt(messages))
 
     def prompt_speed(self) -> float:
@@ -429,6 +431,7 @@ class LlamaEngine:
     def _stream(self, tokens: list[int], opts: Options, cancel: Cancel | None,
                 usage: Usage, progress: PrefillProgress | None = None) -> Iterator[str]:
         llm = self.llm
+        self._use_adapter(opts.adapter)  # here, when the stream starts, not when it is made
         if len(tokens) + opts.max_tokens > self.n_ctx:
             raise EngineError(
                 f"the prompt ({len(tokens)} tokens) and answer ({opts.max_tokens}) exceed the "
