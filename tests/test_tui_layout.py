@@ -27,6 +27,7 @@ from .tui_helpers import (
     add_conversations,
     clipped_text,
     fake_app,
+    open_practice,
     policy_path,
     wait_for,
 )
@@ -80,10 +81,7 @@ async def test_no_text_is_wider_than_its_pane(tmp_path: Path, size: tuple[int, i
         await check("library")
         await pilot.press("f4")
         await check("models & settings")
-        await pilot.press("f5")
-        practice = app.screen
-        assert isinstance(practice, PracticeScreen)
-        await wait_for(pilot, lambda: practice.query_one("#scenario-list").option_count > 0)
+        practice = await open_practice(pilot)
         await check("practice, a scenario card")
         await practice.action_start_session()
         await practice.send("Mei, take your time: tell me the first step you would try.")
@@ -272,10 +270,7 @@ async def test_the_practice_card_is_whole_on_a_tall_terminal_and_scrolls_on_a_sh
         tmp_path: Path) -> None:
     app = practice_app(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:  # type: ignore[attr-defined]
-        await pilot.press("f5")
-        practice = app.screen
-        assert isinstance(practice, PracticeScreen)
-        await wait_for(pilot, lambda: practice.query_one("#scenario-list").option_count > 0)
+        practice = await open_practice(pilot)
         await practice.action_start_session()
         await pilot.pause(0.3)
         card = practice.query_one("#practice-card-scroll")
@@ -299,10 +294,7 @@ async def test_the_feedback_scrolls_as_a_whole_at_80x24(tmp_path: Path) -> None:
     the whole feedback (the table is as tall as its rows, not a box scrolling inside)."""
     app = practice_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:  # type: ignore[attr-defined]
-        await pilot.press("f5")
-        practice = app.screen
-        assert isinstance(practice, PracticeScreen)
-        await wait_for(pilot, lambda: practice.query_one("#scenario-list").option_count > 0)
+        practice = await open_practice(pilot)
         await practice.action_start_session()
         await practice.send("Mei, take your time: tell me the first step you would try.")
         await wait_for(pilot, lambda: practice.job is None and len(practice.chat.children) == 3)

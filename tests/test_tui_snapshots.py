@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from .tui_helpers import add_conversations, fake_app, template_home, wait_for
+from .tui_helpers import add_conversations, fake_app, open_practice, template_home, wait_for
 
 SIZES = [(80, 24), (100, 30), (160, 48)]
 SCREENS = ["chat", "help", "library", "settings", "practice"]
@@ -45,9 +45,7 @@ async def _show(pilot, screen: str) -> None:  # type: ignore[no-untyped-def]
         await wait_for(pilot, lambda: len(box._options) == 2  # default and default-base
                        and "bundled" in str(box._options[0][0]))
     else:
-        await pilot.press("f5")
-        practice = app.screen
-        await wait_for(pilot, lambda: practice.query_one("#scenario-list").option_count > 0)
+        practice = await open_practice(pilot)
         await practice.action_start_session()
     await pilot.pause(0.2)
     app.screen.set_focus(None)

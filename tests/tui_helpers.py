@@ -185,6 +185,17 @@ async def wait_for(pilot: Any, predicate: Any, timeout: float = 10.0) -> None:
         await pilot.pause(0.02)
 
 
+async def open_practice(pilot: Any) -> Any:
+    """Press F5 and wait until the practice screen lists its scenarios; the screen."""
+    from teachbot_tui.tui.screens.practice import PracticeScreen
+
+    await pilot.press("f5")
+    practice = pilot.app.screen
+    assert isinstance(practice, PracticeScreen)
+    await wait_for(pilot, lambda: practice.query_one("#scenario-list").option_count > 0)
+    return practice
+
+
 @dataclass
 class FakeLibrary:
     """The Library API over a few in-memory documents, for unit tests of code that only
