@@ -254,7 +254,7 @@ def build_example(rng: random.Random, topics: list[dict[str, Any]], injections: 
     qs = fact["q"]
     if question_index is not None:  # held-out and tuning sets: the topic's plain questions
         question = fill(qs[question_index % len(qs)], asked_doc.values)
-    else:  # training: as often a question in other words than the document's, where written
+    else:  # training: mostly (PARAPHRASED) a question in other words, where there are some
         paraphrased = fact.get("p") or []
         pool = paraphrased if paraphrased and rng.random() < PARAPHRASED else qs
         question = fill(rng.choice(pool), asked_doc.values)

@@ -129,10 +129,29 @@ def test_records_are_the_app_prompt_with_a_cited_answer() -> None:
             assert len(cited) == 1 and 1 <= min(cited) <= n_passages
         else:
             assert not cited and eval_grounded.NO_ANSWER_RE.search(answer["content"])
+    # an answer is its passage's own sentences, never an instruction written in the passages
+    injections = [i["text"] for i in make_grounded_data.load_topics()["injections"]["train"]]
+    for record in train:
+        answer = record["messages"][2]["content"]
+        assert not any(text in answer for text in injections)
+        if record["meta"]["category"].startswith("answer"):
+            n = min(cited_numbers(answer))
+            passage = user_passage(record["messages"][1]["content"], n)
+            for sentence in make_grounded_data.sentences(answer):
+                assert sentence.replace(f" [{n}]", "") in passage, sentence
+
     # the trainer accepts them
     from teachbot_tui.training_format import record_from_dict
 
     assert all(record_from_dict(r).target for r in train)
+
+
+def user_passage(user: str, n: int) -> str:
+    """The text of passage ``n`` in a prompt's user message."""
+    from teachbot_tui.answers import FENCE_CLOSE, FENCE_OPEN
+
+    start = user.index(f"{FENCE_OPEN} [{n}]")
+    return user[start:user.index(f"{FENCE_CLOSE} [{n}]", start)]
 
 
 def test_held_out_reference_answers_score_perfectly() -> None:
