@@ -153,7 +153,7 @@ def train(
     out: Annotated[Path, typer.Option("--out", "-o", help="Run folder: adapter/, checkpoints/, run.json.")],
     base: Annotated[str, typer.Option(
         help="Base model: a Hugging Face folder (Llama, Mistral, Qwen2/3, Gemma 2/3, Phi-3, ...), a .gguf, "
-        "'default' (the bundled SmolLM2), a catalog name (`teachbot models catalog`) or a Hub repo id, "
+        "'default' (the bundled SmolLM2, untuned: not its answer adapter), a catalog name (`teachbot models catalog`) or a Hub repo id, "
         "downloaded once on request.")] = "default",
     epochs: Annotated[float, typer.Option(help="Passes over the training data (ignored with --max-steps).")] = 3.0,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
@@ -285,7 +285,8 @@ def export(
 @one_line_errors
 def eval_(
     model: Annotated[list[str], typer.Option(
-        "--model", "-m", help="A .gguf path, a registry name or 'default'; repeat to compare.")],
+        "--model", "-m", help="A .gguf path, a registry name or 'default' (the bundled SmolLM2 as practice runs it, "
+        "without its answer adapter); repeat to compare.")],
     data: Annotated[Path, typer.Option(help="Chat JSONL; each record's last assistant message is the reference.")],
     max_tokens: Annotated[int, typer.Option(help="Longest generated reply, in tokens.")] = 128,
     limit: Annotated[int | None, typer.Option(help="Use only the first N records.")] = None,
