@@ -29,6 +29,7 @@ from .host import (
     HORIZONTAL_BREAKPOINTS,
     VERTICAL_BREAKPOINTS,
     EngineState,
+    LibraryActivity,
     LibraryState,
     breakpoint_classes,
 )
@@ -171,10 +172,10 @@ class TeachbotApp(App[None]):
         if lib.error:
             self.post_message(LibraryState(f"Library: {lib.error}"))
             return
-        summary = self.library_summary()
         # the embedder (ONNX Runtime: a fraction of a second) loads beside the chat model
-        self.post_message(LibraryState(f"{summary} · loading document search…"))
+        self.post_message(LibraryState(f"{self.library_summary()} · loading document search…"))
         self.backend.warm_embedder()
+        summary = self.library_summary()  # again: an import may have begun meanwhile
         if self.backend.embedder.error:
             self.post_message(LibraryState(
                 f"{summary} · document search unavailable: {self.backend.embedder.error}"))
@@ -203,6 +204,10 @@ class TeachbotApp(App[None]):
 
     def on_library_state(self, message: LibraryState) -> None:
         self.status.library_text = message.text
+        self.refresh_status()
+
+    def on_library_activity(self, message: LibraryActivity) -> None:
+        self.status.library_activity = message.text
         self.refresh_status()
 
     def refresh_status(self) -> None:

@@ -85,3 +85,12 @@ class LibraryState(Message):
     def __init__(self, text: str) -> None:
         super().__init__()
         self.text = text
+
+
+class LibraryActivity(Message):
+    """An import or sync has started (its line) or ended (""). While one runs the status bar
+    says so, whatever library state arrives meanwhile (the start-up load may finish later)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text

@@ -340,8 +340,6 @@ class LibraryScreen(Screen[None]):
     @work(thread=True, group="library-import", exclusive=True, exit_on_error=False)
     def run_import(self, what: str, path: Path | None, collection: str | None,
                    cancel: Cancel) -> None:
-        from ..backend import one_line
-
         backend = self.tapp.backend
         backend.library.wait(timeout=60)
         lib = backend.library.value
@@ -353,12 +351,25 @@ class LibraryScreen(Screen[None]):
                 last[0] = now
                 self.post_message(ImportUpdate(p))
 
-        from ..host import LibraryState
+        from ..host import LibraryActivity, LibraryState
 
-        self.app.post_message(LibraryState(f"Library: {what.lower()} running…"))
+        self.app.post_message(LibraryActivity(f"Library: {what.lower()} running…"))
+        try:
+            self._run(what, lib, path, collection, progress, cancel)
+        finally:
+            # the status bar says what the library holds now, however the run ended
+            summary = self.tapp.library_summary() if lib is not None else "Library"
+            ready = " · search ready" if backend.embedder.ready else ""
+            self.app.post_message(LibraryState(summary + ready))
+            self.app.post_message(LibraryActivity(""))
+
+    def _run(self, what: str, lib: Any, path: Path | None, collection: str | None,
+             progress: Any, cancel: Cancel) -> None:
+        from ..backend import one_line
+
         try:
             if lib is None:
-                raise RuntimeError(backend.library.error or "the library is not open")
+                raise RuntimeError(self.tapp.backend.library.error or "the library is not open")
             if path is None:
                 report = lib.sync(progress=progress, cancel=cancel)
             else:
@@ -368,10 +379,6 @@ class LibraryScreen(Screen[None]):
             self.app.call_from_thread(self._done, what, None, one_line(exc))
         else:
             self.app.call_from_thread(self._done, what, report, None)
-        # the status bar says what the library holds now, however the run ended
-        summary = self.tapp.library_summary() if lib is not None else "Library"
-        ready = " · search ready" if backend.embedder.ready else ""
-        self.app.post_message(LibraryState(summary + ready))
 
     def on_import_update(self, message: ImportUpdate) -> None:
         p = message.progress

@@ -18,7 +18,8 @@ class StatusState:
     model_text: str = "Model: starting…"
     model_state: str = "loading"  # loading | ready | error
     progress: float | None = None  # 0..1, None for indeterminate
-    library_text: str = ""
+    library_text: str = ""  # what the library holds
+    library_activity: str = ""  # an import or sync under way; shown instead while set
 
 
 class StatusBar(Horizontal):
@@ -59,6 +60,6 @@ class StatusBar(Horizontal):
             bar.update(total=None)
         else:
             bar.update(total=100, progress=round(state.progress * 100))
-        lib = short_line(state.library_text, 120)
+        lib = short_line(state.library_activity or state.library_text, 120)
         self.query_one("#status-library", FitLabel).update(
             Content.styled(lib, "$text-muted") if lib else Content(""))
