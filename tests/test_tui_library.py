@@ -74,7 +74,10 @@ async def test_import_folder_with_progress_and_report(tmp_path: Path) -> None:
         assert "2 added" in report and "1 failed" in report and "broken.pdf" in report
         assert {Path(d.path).name for d in app.library.documents("year7")} == {"a.md", "b.txt"}
         await wait_for(pilot, lambda: screen.query_one("#documents", DataTable).row_count == 4)
-        assert "Library: 4 documents" in app.status.library_text
+        # the status bar follows once the import's worker has said what the library holds
+        bar = screen.query_one(StatusBar)
+        await wait_for(pilot, lambda: "running" not in bar.text)
+        assert "Library: 4 documents" in bar.text
 
 
 async def test_import_of_a_missing_path_says_what_to_do(tmp_path: Path) -> None:
