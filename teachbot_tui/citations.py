@@ -86,8 +86,15 @@ def with_citations(pieces: Iterable[str], attributor: Attributor) -> Iterator[st
     for piece in pieces:
         held += piece
         out = []
-        while (m := _BOUNDARY.search(held)) is not None:
-            body = held[: m.start()]
+        while True:
+            # the boundary's look-behind must see the sentence's last character given out, as
+            # it would in the whole text (a "[2]" line streamed before its line break)
+            lead = sentence[-1:]
+            m = _BOUNDARY.search(lead + held, len(lead))
+            if m is None:
+                break
+            start, end = m.start() - len(lead), m.end() - len(lead)
+            body = held[:start]
             if m.group(4):  # a line break ends the line
                 out.append(cite(body) + "\n")
             elif m.group(3) == "[":  # the model cites right after the full stop
@@ -95,7 +102,7 @@ def with_citations(pieces: Iterable[str], attributor: Attributor) -> Iterator[st
             else:
                 out.append(cite(body) + m.group(1) + m.group(2))
             sentence = ""
-            held = held[m.end():]
+            held = held[end:]
         tail = _MAYBE_END.search(held)
         safe = held[: tail.start()] if tail else held
         if safe:

@@ -41,6 +41,9 @@ def streamed(text: str, size: int) -> str:
      "The lead is Mrs Dunmore, with Miss Radcliffe as deputy [1]. Ask her."),
     ("Mrs Dunmore is the designated safeguarding lead. [1] Then log it.",
      "Mrs Dunmore is the designated safeguarding lead. [1] Then log it."),
+    # a citation on a line of its own goes with the line after it, however the stream is cut
+    ("Ask her.\n[1]\nThe designated safeguarding lead is Mrs Dunmore.\nThen log it.",
+     "Ask her.\n[1]\nThe designated safeguarding lead is Mrs Dunmore.\nThen log it."),
     # lines without punctuation, and the last sentence of the stream
     ("- designated safeguarding lead: Mrs Dunmore\n- assembly point: top playing field far end",
      "- designated safeguarding lead: Mrs Dunmore [1]\n- assembly point: top playing field far "
