@@ -14,12 +14,14 @@ registry entry) and sampled with the app's settings (temperature, max_tokens):
    number (figure, time, date, price) found in no passage nor the question. ``as_written``:
    the same figures for the reply as the model wrote it, before citations were written in.
    ``--split tuning`` runs sets of the same shape from the training topics instead, for tuning
-   the app's side without looking at the held-out sets.
+   the app's side without looking at the held-out sets; ``--split followup`` runs held-out
+   follow-ups (the second question of a conversation, on another document).
 2. **ask**: the held-out ``ask`` documents (8 small files, one distinctive fact each) are
    imported into a fresh library and 8 paraphrased questions are answered by
    ``Assistant.answer`` with retrieval (what ``teachbot ask`` runs; ``--ask-cli`` runs the
    ``teachbot ask --json`` command itself): fact stated + the right file cited (also
-   ``as_written``, except with ``--ask-cli``).
+   ``as_written``, except with ``--ask-cli``). ``--followups`` also asks each one second, in
+   a conversation that began with another document's question, as a teacher changes topic.
 
 3. **role-play**: the first student turn after a teacher line in 10 scenarios of the bank,
    generated as ``StudentSimulator.reply`` generates it (first attempt, before any retry or
@@ -179,6 +181,8 @@ def item_sets(split: str, span: str | None) -> list[dict[str, Any]]:
     """The held-out (or tuning) sets, numbered, ``span`` "A:B" of them (a Python slice)."""
     if split == "tuning":
         sets = make_grounded_data.tuning_sets(0)
+    elif split == "followup":
+        sets = make_grounded_data.followup_sets(0)
     else:
         _, sets = make_grounded_data.generate(0)
     sets = [{**s, "index": i, "split": split} for i, s in enumerate(sets)]
@@ -258,10 +262,13 @@ def ask_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
-              samples: list[dict[str, Any]], rounds: int = 1) -> dict[str, Any]:
+              samples: list[dict[str, Any]], rounds: int = 1,
+              followups: bool = False) -> dict[str, Any]:
     """The ``ask`` questions, ``rounds`` times each: round ``r`` samples question ``i`` with
     the seed ``1000 r + i`` (``--ask-cli``: one round, each answer the first of a new
-    process, as `teachbot ask` samples it)."""
+    process, as `teachbot ask` samples it). ``followups``: each question is asked second in
+    a conversation that began with the next question (another document), as a teacher
+    changes topic in the app; only the second answer is scored."""
     from teachbot_tui.answers import Assistant
     from teachbot_tui.library import Library
     from teachbot_tui.paths import Paths
@@ -288,8 +295,15 @@ def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
                         check=True)
                     result = json.loads(proc.stdout)
                 else:
+                    assistant, history = Assistant(engine, library, settings), []
+                    if followups:
+                        engine.seed = 1000 * r + i + 500
+                        first = assistant.answer(questions[(i + 1) % len(questions)]["question"])
+                        for _ in first:
+                            pass
+                        history = [first.history_entry(), first.reply_entry()]
                     engine.seed = 1000 * r + i  # the answer's own seed, whatever ran before
-                    answer = Assistant(engine, library, settings).answer(q["question"])
+                    answer = assistant.answer(q["question"], history)
                     for _ in answer:
                         pass
                     result, said = answer.as_dict(), answer.said
@@ -301,9 +315,11 @@ def ask_check(engines: dict[str, Any], settings: Any, home: Path, cli: bool,
                     per_round.append(0)
                 per_round[-1] += row["fact_and_right"]
                 samples.append({**row, "model": model, "ask": True, "q": q, "said": said,
+                                "followup": followups,
                                 "round": r, "sources": result["sources"],
                                 "answer": result["answer"]})
-                log(f"ask {model} round {r}: {json.dumps(row)}")
+                log(f"ask{' follow-up' if followups else ''} {model} round {r}: "
+                    f"{json.dumps(row)}")
             out[model] = {**ask_summary(hits), "fact_and_right_per_round": per_round}
         return out
     finally:
@@ -398,7 +414,8 @@ class Samples(list[dict[str, Any]]):
 
 def replay(files: list[Path]) -> dict[str, Any]:
     """Figures for the replies kept in ``--samples`` files, with today's written-in citations:
-    per split and model for the sets, per model for the ``ask`` questions."""
+    per split and model for the sets, per model for the ``ask`` questions (first questions
+    and follow-ups apart)."""
     sets: dict[str, list[dict[str, Any]]] = {}
     asks: dict[str, list[dict[str, Any]]] = {}
     for path in files:
@@ -412,13 +429,14 @@ def replay(files: list[Path]) -> dict[str, Any]:
                 said = unfenced(rec["said"])
                 row = ask_row(q, shown([said], passages, q["question"]), sources)
                 row["as_written"] = ask_row(q, said, sources)
-                asks.setdefault(rec["model"], []).append(row)
+                kind = "ask-followup" if rec.get("followup") else "ask"
+                asks.setdefault(f"{kind}/{rec['model']}", []).append(row)
             elif "item" in rec:
                 sets.setdefault(f"{rec['split']}/{rec['model']}", []).append(
                     score_set(rec["item"], rec["said"]))
     out: dict[str, Any] = {k: summarize_both(v) for k, v in sorted(sets.items())}
-    for model, rows in sorted(asks.items()):
-        out[f"ask/{model}"] = ask_summary(rows)
+    for key, rows in sorted(asks.items()):
+        out[key] = ask_summary(rows)
     return out
 
 
@@ -429,9 +447,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, help="use only the first N held-out sets")
     ap.add_argument("--sets", metavar="A:B", help="use only these held-out sets (a Python "
                     "slice of the 60, e.g. 30:60; overrides --limit)")
-    ap.add_argument("--split", choices=("heldout", "tuning"), default="heldout",
-                    help="the held-out sets, or sets of the same shape from the training "
-                    "topics, for tuning the app's side (default: heldout)")
+    ap.add_argument("--split", choices=("heldout", "tuning", "followup"), default="heldout",
+                    help="the held-out sets, sets of the same shape from the training topics "
+                    "(for tuning the app's side), or held-out follow-ups: a conversation's "
+                    "second question, on another document (default: heldout)")
     ap.add_argument("--heldout-models", help="run the held-out sets with only these of "
                     "--models (comma-separated; default: all)")
     ap.add_argument("--skip-heldout", action="store_true")
@@ -440,6 +459,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="run the `teachbot ask --json` command for each question")
     ap.add_argument("--ask-rounds", type=int, default=1, help="answer the ask questions "
                     "this many times, each round with its own seeds (default 1)")
+    ap.add_argument("--followups", action="store_true", help="also ask each ask question "
+                    "as the second of a conversation that began on another document")
     ap.add_argument("--roleplay", type=int, default=10, help="scenarios for the role-play "
                     "check (0 skips it)")
     ap.add_argument("--roleplay-adapter", action="store_true", help="role-play with the "
@@ -486,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_ask:
             result["ask"] = ask_check(engines, settings, home, args.ask_cli, samples,
                                       args.ask_rounds)
+            if args.followups:
+                result["ask_followups"] = ask_check(engines, settings, home, False, samples,
+                                                    args.ask_rounds, followups=True)
         if args.roleplay:
             result["roleplay"] = roleplay(engines, args.roleplay, samples,
                                           args.roleplay_adapter)

@@ -102,7 +102,7 @@ def test_data_is_reproducible_and_held_out_is_separate() -> None:
     assert {r["meta"]["topic"] for r in train}.isdisjoint(held_ids)
     assert {h["topic"] for h in held} <= held_ids
     # no held-out document or injection text appears in a training prompt
-    train_text = "\n".join(r["messages"][1]["content"] for r in train)
+    train_text = "\n".join(m["content"] for r in train for m in r["messages"][1:])
     for t in topics["topics"]:
         if t["split"] == "heldout":
             assert t["doc"].split("{")[0].strip()[:30] not in train_text
@@ -115,16 +115,21 @@ def test_data_is_reproducible_and_held_out_is_separate() -> None:
     assert len({h["right"] for h in held if h["right"]}) >= 3  # the answer moves around
 
 
-def test_records_are_the_app_prompt_with_a_cited_answer() -> None:
+@pytest.mark.parametrize("followups", [0.0, 0.3])
+def test_records_are_the_app_prompt_with_a_cited_answer(monkeypatch: pytest.MonkeyPatch,
+                                                         followups: float) -> None:
     from teachbot_tui.answers import FENCE_OPEN, cited_numbers
 
+    monkeypatch.setattr(make_grounded_data, "TRAIN_FOLLOWUPS", followups)
     train, _ = make_grounded_data.generate(40)
     for record in train:
-        system, user, answer = record["messages"]
+        system, *turns, answer = record["messages"]
+        user = turns[-1]
         assert system == {"role": "system", "content": Settings().system_prompt}
-        assert user["content"].count(FENCE_OPEN) >= 1 and "My question: " in user["content"]
+        assert [m["role"] for m in turns] == ["user", "assistant"] * (len(turns) // 2) + ["user"]
+        assert "My question: " in user["content"]
         cited = cited_numbers(answer["content"])
-        n_passages = user["content"].count(FENCE_OPEN)
+        n_passages = sum(m["content"].count(FENCE_OPEN) for m in turns)
         if record["meta"]["category"].startswith("answer"):
             assert len(cited) == 1 and 1 <= min(cited) <= n_passages
         else:
@@ -132,11 +137,11 @@ def test_records_are_the_app_prompt_with_a_cited_answer() -> None:
     # an answer is its passage's own sentences, never an instruction written in the passages
     injections = [i["text"] for i in make_grounded_data.load_topics()["injections"]["train"]]
     for record in train:
-        answer = record["messages"][2]["content"]
+        answer = record["messages"][-1]["content"]
         assert not any(text in answer for text in injections)
         if record["meta"]["category"].startswith("answer"):
             n = min(cited_numbers(answer))
-            passage = user_passage(record["messages"][1]["content"], n)
+            passage = user_passage(record["messages"], n)
             for sentence in make_grounded_data.sentences(answer):
                 assert sentence.replace(f" [{n}]", "") in passage, sentence
 
@@ -146,12 +151,41 @@ def test_records_are_the_app_prompt_with_a_cited_answer() -> None:
     assert all(record_from_dict(r).target for r in train)
 
 
-def user_passage(user: str, n: int) -> str:
-    """The text of passage ``n`` in a prompt's user message."""
+def user_passage(messages: list[dict[str, str]], n: int) -> str:
+    """The text of passage ``n`` in the user message of a prompt that sent it."""
     from teachbot_tui.answers import FENCE_CLOSE, FENCE_OPEN
 
+    user = next(m["content"] for m in messages
+                if m["role"] == "user" and f"{FENCE_OPEN} [{n}]" in m["content"])
     start = user.index(f"{FENCE_OPEN} [{n}]")
     return user[start:user.index(f"{FENCE_CLOSE} [{n}]", start)]
+
+
+def test_follow_ups_are_the_app_layout_of_a_second_question(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from teachbot_tui.answers import FENCE_OPEN, cited_numbers
+
+    # the shipped adapter trained on none (TRAIN_FOLLOWUPS); the option mixes them in
+    monkeypatch.setattr(make_grounded_data, "TRAIN_FOLLOWUPS", 0.3)
+    train, _ = make_grounded_data.generate(40)
+    followups = [r for r in train if r["meta"]["category"] == "answer+followup"]
+    held = make_grounded_data.followup_sets(0)
+    assert len(followups) >= 5 and len(held) >= 20
+    for record in [*followups, *held]:
+        first_answer, last_user = record["messages"][2]["content"], record["messages"][3]
+        answer = record["messages"][4]["content"] if "reference" not in record \
+            else record["reference"]
+        # the second answer comes from another passage than the first
+        assert cited_numbers(answer) != cited_numbers(first_answer)
+        assert "My question: " in last_user["content"]
+    # both of the app's layouts: every passage found was sent already (named by number), and
+    # new passages numbered on
+    only_named = [r for r in held if FENCE_OPEN not in r["messages"][3]["content"]]
+    assert 0 < len(only_named) < len(held)
+    assert all("from earlier in our conversation apply here too" in r["messages"][3]["content"]
+               for r in only_named)
+    rows = [eval_grounded.score(h, h["reference"]) for h in held]
+    assert eval_grounded.summarize(rows)["fact_and_right_cite"] == 1.0
 
 
 def test_held_out_reference_answers_score_perfectly() -> None:

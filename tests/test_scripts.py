@@ -310,15 +310,16 @@ def test_make_bench_model_smoke(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_eval_grounded_smoke(tmp_path: Path) -> None:
+@pytest.mark.parametrize("split", ["heldout", "followup"])
+def test_eval_grounded_smoke(tmp_path: Path, split: str) -> None:
     out = run_script(tmp_path, "eval_grounded.py", "--limit", "1", "--skip-ask", "--roleplay",
-                     "0", "--speed-runs", "0", timeout=900)
+                     "0", "--speed-runs", "0", "--split", split, timeout=900)
     for key in ("models", "settings", "heldout", "seconds"):
         assert key in out, key
     assert set(out["models"]) == set(out["heldout"]) == {"default-base", "default"}
     assert out["models"]["default"]["adapter"]  # the shipped adapter is applied
     assert out["models"]["default-base"]["adapter"] is None
-    assert out["settings"]["split"] == "heldout" and out["settings"]["sets"] == ":1"
+    assert out["settings"]["split"] == split and out["settings"]["sets"] == ":1"
     for name, part in out["heldout"].items():
         assert part["mean_answer_tokens"] > 0, name
     assert "ask" not in out and "roleplay" not in out and "speed" not in out  # skipped
