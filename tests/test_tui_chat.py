@@ -104,6 +104,28 @@ async def test_question_is_streamed_with_sources_and_saved(tmp_path: Path, monke
     assert conv.messages[1].sources[0]["chunk_id"] == src["chunk_id"]
 
 
+async def test_an_answer_with_many_sources_stays_in_view_at_80x24(tmp_path: Path) -> None:
+    from teachbot_tui.tui.widgets.log import MessageLog
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(6):
+        (folder / f"club{i}.md").write_text(f"# Club {i}\n\nThe lunchtime club {i} meets in "
+                                            f"room B{i} and seats pupils in pairs for plans.")
+    app = fake_app(tmp_path, reply="Club 1 meets in room B1 [1]. Pupils sit in pairs. "
+                                   "Bring the seating plan. Ask the office for the key.")
+    app.library.import_paths([folder])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ask(pilot, "Where does the lunchtime club meet, and how are pupils seated?")
+        _, reply = await answered(pilot)
+        assert len(reply.sources) >= 4
+        await pilot.pause(0.3)
+        # the answer is on screen below the question, above its sources (which scroll)
+        log = chat(app).query_one(MessageLog).region
+        body = reply.query_one(".body").region
+        assert body.height >= 2 and body.intersection(log) == body, (body, log)
+
+
 async def test_escape_stops_and_keeps_partial_reply(tmp_path: Path) -> None:
     app = fake_app(tmp_path, reply=LONG, delay=0.02)
     async with app.run_test(size=SIZE) as pilot:
