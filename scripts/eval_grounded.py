@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="registry names to compare (default: default-base,default)")
     ap.add_argument("--limit", type=int, help="use only the first N held-out sets")
     ap.add_argument("--sets", metavar="A:B", help="use only these held-out sets (a Python "
-                    "slice of the 60, e.g. 30:60; overrides --limit)")
+                    "slice of the 60, or of the 24 follow-ups, e.g. 30:60; overrides --limit)")
     ap.add_argument("--split", choices=("heldout", "tuning", "followup"), default="heldout",
                     help="the held-out sets, sets of the same shape from the training topics "
                     "(for tuning the app's side), or held-out follow-ups: a conversation's "

@@ -325,6 +325,16 @@ def test_eval_grounded_smoke(tmp_path: Path, split: str) -> None:
     assert "ask" not in out and "roleplay" not in out and "speed" not in out  # skipped
 
 
+@pytest.mark.slow
+def test_eval_grounded_ask_smoke(tmp_path: Path) -> None:
+    out = run_script(tmp_path, "eval_grounded.py", "--models", "default", "--skip-heldout",
+                     "--followups", "--roleplay", "0", "--speed-runs", "0", timeout=900)
+    for part in ("ask", "ask_followups"):
+        ask = out[part]["default"]
+        assert ask["questions"] == 8 and ask["retrieved"] == 8, part
+        assert ask["fact_and_right_per_round"] == [ask["fact_and_right"]], part
+
+
 NOT_SMOKED = {
     "bench_memory.py": "the lead's: the whole app in tmux with the real model, per embedder",
     "train_default_adapter.py": "trains the shipped adapter on SmolLM2 (minutes on CPU); "
